@@ -1,0 +1,55 @@
+"""End-to-end tests of what cannot live in a notebook: the installed package and its console scripts."""
+import configparser, json, os, subprocess, sys
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, 'NO_ALBUMENTATIONS_UPDATE': '1'}
+SHARED = ROOT.parent/'shared'/'data'
+
+def run(*args, **kw):
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, env=ENV, timeout=600, **kw)
+
+def test_install_smoke():
+    "The package imports with a working torchvision, at the version settings.ini declares"
+    cfg = configparser.ConfigParser(); cfg.read(ROOT/'settings.ini')
+    r = run(sys.executable, '-c', 'import torchvision, torchvision.ops, torch, emotion_nb; '
+            'print(emotion_nb.__version__); torchvision.ops.nms(torch.rand(2, 4), torch.rand(2), 0.5)')
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == cfg['DEFAULT']['version']
+
+def test_emotion_data_synthetic(tmp_path):
+    "The quick start's main job writes its summary, audit and charts"
+    r = run(BIN/'emotion_data', '--data', 'synthetic', '--out', tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert 'EmotionDataset(synthetic' in r.stdout and 'Audit of 420 images: 0 excluded' in r.stdout
+    s = json.loads((tmp_path/'summary.json').read_text())
+    assert s['n_images'] == 420 and s['excluded'] == 0 and len(s['classes']) == 7
+    for f in ('audit.csv', 'class_distribution.png', 'samples.png'): assert (tmp_path/f).stat().st_size > 0
+
+def test_emotion_data_bad_folder(tmp_path):
+    "A folder with broken files is audited, and each bad file is named in the report"
+    for c in ('happy', 'sad'): (tmp_path/'d'/c).mkdir(parents=True)
+    from PIL import Image
+    for i in range(3):
+        Image.new('L', (48, 48), 10 * i).save(tmp_path/'d'/'happy'/f'{i}.png'); Image.new('L', (48, 48), 100 + i).save(tmp_path/'d'/'sad'/f'{i}.png')
+    (tmp_path/'d'/'sad'/'broken.jpg').write_bytes(b'\xff\xd8\xff garbage')
+    r = run(BIN/'emotion_data', '--data', tmp_path/'d', '--out', tmp_path/'out')
+    assert r.returncode == 0, r.stderr
+    assert 'broken.jpg' in r.stdout and '1 excluded' in r.stdout
+    assert 'broken.jpg' in (tmp_path/'out'/'audit.csv').read_text()
+
+@pytest.mark.parametrize('data, msg', [('no/such/place', 'no such file or folder'), ('EMPTY', 'cannot tell the dataset format')])
+def test_emotion_data_bad_input(tmp_path, data, msg):
+    "Bad input is one clear line on stderr and exit status 2, no traceback"
+    if data == 'EMPTY': data = tmp_path
+    r = run(BIN/'emotion_data', '--data', data)
+    assert r.returncode == 2
+    assert msg in r.stderr and 'Traceback' not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+@pytest.mark.skipif(not (SHARED/'fer2013_sample.csv').exists(), reason='shared/data is absent')
+def test_emotion_data_fer_csv():
+    r = run(BIN/'emotion_data', '--data', SHARED/'fer2013_sample.csv')
+    assert r.returncode == 0, r.stderr
+    assert 'EmotionDataset(fer_csv, 385 images' in r.stdout
