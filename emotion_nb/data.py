@@ -338,9 +338,6 @@ def read_emoset(root, # EmoSet-118K folder (info.json, train/val/test.json, imag
                              **_emoset_attrs(root/ann_path)))
     return _table(rows)
 
-# %% ../nbs/00_data.ipynb #b347a61a
-def _write_json(fn, obj): Path(fn).parent.mkdir(parents=True, exist_ok=True); Path(fn).write_text(json.dumps(obj))
-
 # %% ../nbs/00_data.ipynb #11cf24b3
 ARCHIVE = re.compile(r'\.(tar\.gz|tgz|tar|zip)$')
 
