@@ -1,1 +1,11 @@
 __version__ = "0.1.0"
+
+# The one hand-written module (as in nbdev itself): shortcuts to the entry points later chapters and users need,
+# resolved lazily so that `import emotion_nb` stays fast and does not import torch.
+_LAZY = {'load_model': 'train', 'TrainConfig': 'train', 'evaluate': 'train', 'predict': 'train', 'load_dataset': 'data'}
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(f'.{_LAZY[name]}', __name__), name)
+    raise AttributeError(f"module 'emotion_nb' has no attribute {name!r}")

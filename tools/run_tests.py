@@ -19,7 +19,7 @@ def test_notebook(nb:Path, flags:str)->tuple[Path, bool, float, str]:
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument('--flags', default='', help='nbdev test flags to run, e.g. "slow"')
-    ap.add_argument('--n_workers', type=int, default=2, help='notebooks tested at once')
+    ap.add_argument('--n_workers', type=int, default=1, help='notebooks tested at once (torch already uses every core)')
     ap.add_argument('--no-pytest', action='store_true', help='only the notebooks')
     a = ap.parse_args()
     os.environ.setdefault('NO_ALBUMENTATIONS_UPDATE', '1')

@@ -1,0 +1,103 @@
+"""End-to-end tests of `emotion_train` and `emotion_evaluate`, run as console scripts exactly as users run them."""
+import json, os, shutil, subprocess, sys
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, 'NO_ALBUMENTATIONS_UPDATE': '1'}
+SHARED = ROOT.parent/'shared'/'data'
+QUICK = ['--arch', 'small_cnn', '--pretrained', 'none', '--epochs', '2', '--img-size', '32']
+
+def run(*args, **kw):
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, env=ENV, timeout=900, **kw)
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    "A small model trained on the built-in data by the CLI"
+    out = tmp_path_factory.mktemp('run')/'m'
+    r = run(BIN/'emotion_train', '--data', 'synthetic', '--out', out, *QUICK)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return out, r.stdout
+
+def test_train_writes_the_run(trained):
+    out, stdout = trained
+    for f in ('model.pth', 'last.pth', 'metrics.json', 'history.csv', 'config.yaml', 'curves.png', 'confusion_test.png'):
+        assert (out/f).stat().st_size > 0, f
+    m = json.loads((out/'metrics.json').read_text())
+    assert m['arch'] == 'small_cnn' and m['epochs_run'] == 2 and m['test']['n'] == 63
+    assert 'test : accuracy' in stdout and 'mixed precision: off' in stdout
+
+def test_evaluate_text_and_json(trained):
+    out, _ = trained
+    r = run(BIN/'emotion_evaluate', '--model', out/'model.pth', '--data', 'synthetic', '--split', 'test')
+    assert r.returncode == 0, r.stderr
+    assert 'macro-F1' in r.stdout and 'true happy' in r.stdout and 'support' in r.stdout
+    r = run(BIN/'emotion_evaluate', '--model', out/'model.pth', '--data', 'synthetic', '--json')
+    assert r.returncode == 0, r.stderr
+    m = json.loads(r.stdout)
+    assert {'accuracy', 'macro_f1', 'n', 'per_class'} <= set(m) and m['n'] == 63
+    assert m['accuracy'] == json.loads((out/'metrics.json').read_text())['test']['accuracy']  # same as training's report
+    assert set(m['per_class']['happy']) == {'precision', 'recall', 'f1', 'support'}
+
+def test_evaluate_folder_of_class_folders(trained, tmp_path):
+    "A plain folder of class folders is evaluated as a whole; classes are matched by name, a subset is fine"
+    out, _ = trained
+    src = Path(json.loads((out/'metrics.json').read_text())['data'])/'test'
+    for c in ('sad', 'happy'): shutil.copytree(src/c, tmp_path/'faces'/c)
+    r = run(BIN/'emotion_evaluate', '--model', out/'model.pth', '--data', tmp_path/'faces', '--json')
+    assert r.returncode == 0, r.stderr
+    m = json.loads(r.stdout)
+    assert m['split'] == 'all' and m['n'] == 18 and m['per_class']['angry']['support'] == 0
+    shutil.copytree(src/'fear', tmp_path/'faces'/'contempt')  # a class the model does not know
+    r = run(BIN/'emotion_evaluate', '--model', out/'model.pth', '--data', tmp_path/'faces')
+    assert r.returncode == 2 and 'contempt are not classes of the model' in r.stderr and 'Traceback' not in r.stderr
+
+def test_resume_via_cli(trained, tmp_path):
+    "--resume on a finished run says so and leaves it as it was"
+    out, _ = trained
+    r = run(BIN/'emotion_train', '--data', 'synthetic', '--out', out, '--resume')
+    assert r.returncode == 0, r.stderr
+    assert 'the run already finished' in r.stdout
+
+def _corrupt(d): p = d/'corrupt.pth'; p.write_bytes(b'PK\x03\x04 this is not a model'); return p
+def _pickled(d):
+    import torch; p = d/'code.pth'; torch.save({'format': 'emotion_nb.checkpoint/1', 'x': Path('.')}, p); return p
+
+@pytest.mark.parametrize('cmd, args, msg', [
+    ('emotion_evaluate', ['--model', 'no/such/model.pth'], 'no such model file'),
+    ('emotion_evaluate', ['--model', _corrupt], 'not a readable model file'),
+    ('emotion_evaluate', ['--model', _pickled], 'refused, loading it would run code'),
+    ('emotion_train', ['--arch', 'resnet19'], 'unknown architecture'),
+    ('emotion_train', ['--data', 'EMPTY', '--pretrained', 'none'], 'the dataset is empty'),
+    ('emotion_train', ['--pretrained', 'no/such/model.pth'], 'no such model file'),
+    ('emotion_train', ['--config', 'no/such.yaml'], 'no such config file'),
+])
+def test_bad_input(tmp_path, cmd, args, msg):
+    "Bad input is one clear line on stderr and exit status 2, no traceback"
+    (tmp_path/'empty'/'happy').mkdir(parents=True)
+    args = [a(tmp_path) if callable(a) else (tmp_path/'empty' if a == 'EMPTY' else a) for a in args]
+    extra = ['--data', 'synthetic'] if cmd == 'emotion_evaluate' else ['--out', tmp_path/'run', '--epochs', '1']
+    r = run(BIN/cmd, *args, *extra)
+    assert r.returncode == 2, (r.stdout[-2000:], r.stderr[-2000:])
+    assert msg in r.stderr and 'Traceback' not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+def test_imagenet_without_network_is_a_clear_error(tmp_path):
+    "No cached ImageNet weights and no network: one line naming the missing file"
+    env = {**ENV, 'TORCH_HOME': str(tmp_path/'torch'), 'HTTPS_PROXY': 'http://127.0.0.1:9', 'HTTP_PROXY': 'http://127.0.0.1:9'}
+    r = subprocess.run([str(BIN/'emotion_train'), '--data', 'synthetic', '--out', str(tmp_path/'r'), '--epochs', '1'],
+                       capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert 'resnet18-f37072fd.pth' in r.stderr and str(tmp_path/'torch') in r.stderr and 'Traceback' not in r.stderr
+
+@pytest.mark.skipif(not (SHARED/'fer2013-dev.tar.gz').exists(), reason='FER2013 (shared/data) not present')
+def test_fer2013_end_to_end(tmp_path):
+    "The CLI trains on the FER2013 folder and evaluates on PublicTest (a tiny budget: this checks the plumbing)"
+    r = run(BIN/'emotion_train', '--data', 'fer2013', '--out', tmp_path/'fer', '--arch', 'small_cnn', '--pretrained', 'none',
+            '--epochs', '1', '--bs', '256')
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'img_size 48 (the images are 48 px)' in r.stdout
+    r = run(BIN/'emotion_evaluate', '--model', tmp_path/'fer'/'model.pth', '--data', 'fer2013', '--json')
+    assert r.returncode == 0, r.stderr[-3000:]
+    m = json.loads(r.stdout)
+    assert m['n'] == 3589 and m['split'] == 'test' and m['accuracy'] > 1 / 7
