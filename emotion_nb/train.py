@@ -926,13 +926,14 @@ def emotion_train(data:str='synthetic', # dataset name or path (folder, CSV, arc
 
 # %% ../nbs/01_transfer_learning.ipynb #dd394f76
 @cli(json='json_out')
-def emotion_evaluate(model:str, # a model.pth written by emotion_train
+def emotion_evaluate(model:str=None, # a model.pth written by emotion_train (required)
                      data:str='synthetic', # dataset name or path; a folder of class folders is evaluated as a whole
                      split:str='test', # train, valid, test, or all
                      tta:bool=False, # also predict the mirrored images and average
                      json_out:bool=False, # print one JSON object instead of the report (flag: --json)
                     ):
     "Evaluate a trained model: accuracy, macro-F1, per-class metrics and the confusion matrix"
+    if not model: _fail('emotion_evaluate', 'give the model to evaluate with --model PATH')
     try:
         net, meta = load_model(model, device=default_device())
         src_root = detect_format(data)[1]

@@ -66,6 +66,7 @@ def _pickled(d):
 
 @pytest.mark.parametrize('cmd, args, msg', [
     ('emotion_evaluate', ['--model', 'no/such/model.pth'], 'no such model file'),
+    ('emotion_evaluate', [], 'give the model to evaluate with --model PATH'),
     ('emotion_evaluate', ['--model', _corrupt], 'not a readable model file'),
     ('emotion_evaluate', ['--model', _pickled], 'refused, loading it would run code'),
     ('emotion_train', ['--arch', 'resnet19'], 'unknown architecture'),
@@ -75,7 +76,7 @@ def _pickled(d):
 ])
 def test_bad_input(tmp_path, cmd, args, msg):
     "Bad input is one clear line on stderr and exit status 2, no traceback"
-    (tmp_path/'empty'/'happy').mkdir(parents=True)
+    for c in ('happy', 'sad'): (tmp_path/'empty'/c).mkdir(parents=True)  # class folders without images
     args = [a(tmp_path) if callable(a) else (tmp_path/'empty' if a == 'EMPTY' else a) for a in args]
     extra = ['--data', 'synthetic'] if cmd == 'emotion_evaluate' else ['--out', tmp_path/'run', '--epochs', '1']
     r = run(BIN/cmd, *args, *extra)
