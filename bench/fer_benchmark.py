@@ -30,6 +30,21 @@ def evaluate(model, data, split, tta=False):
     m = json.loads(out.strip().splitlines()[-1])
     return {k: m[k] for k in ('n', 'accuracy', 'macro_f1', 'per_class', 'confusion', 'classes')}
 
+def split_contrast(data, n=2000, seed=1):
+    "Per-image intensity statistics of each split (a sample of `n`): a shift between splits shows up here"
+    import numpy as np
+    from PIL import Image
+    from emotion_nb.data import load_dataset
+    ds, out = load_dataset(data), {}
+    for s in ('train', 'valid', 'test'):
+        items = ds.split(s)
+        it = items.sample(min(n, len(items)), random_state=seed)
+        a = np.stack([np.asarray(Image.open(p).convert('L')).reshape(-1).astype(float) for p in it.path])
+        out[s] = {'n_sampled': len(it), 'std_median': float(np.median(a.std(1))), 'min_median': float(np.median(a.min(1))),
+                  'max_median': float(np.median(a.max(1))), 'mean_median': float(np.median(a.mean(1))),
+                  'std_quartiles': np.percentile(a.std(1), [25, 50, 75]).round(1).tolist()}
+    return out
+
 def train_run(name, data, out, *flags):
     d = out/name
     if d.exists(): shutil.rmtree(d)
@@ -59,19 +74,20 @@ def main():
                       'cuda': torch.cuda.get_device_name(0) if torch.cuda.is_available() else None, 'torch': torch.__version__}
     res['budget_minutes'] = a.minutes
     save = lambda: res_path.write_text(json.dumps(res, indent=1))
+    res['split_contrast'] = split_contrast(a.fer); save()
     if 'recipe' not in a.skip:
         d, r = train_run('fer_recipe', a.fer, out, '--pretrained', 'none', '--max-minutes', a.minutes)
         r['test'] = evaluate(d/'model.pth', a.fer, 'test'); r['test_tta'] = evaluate(d/'model.pth', a.fer, 'test', tta=True)
         res['recipe'] = r; save()
-    if 'baseline' not in a.skip:
-        d, r = train_run('fer_baseline', a.fer, out, '--config', ROOT/'bench'/'baseline.yaml', '--max-minutes', a.minutes)
-        r['test'] = evaluate(d/'model.pth', a.fer, 'test'); r['test_tta'] = evaluate(d/'model.pth', a.fer, 'test', tta=True)
-        res['baseline'] = r; save()
     if 'transfer' not in a.skip:
         src = out/'fer_recipe'/'model.pth'
         _, r1 = train_run('ck_transfer', a.ckplus, out, '--pretrained', src)
         _, r2 = train_run('ck_scratch', a.ckplus, out, '--pretrained', 'none')
         res['transfer'] = {'from_fer2013': r1, 'from_scratch': r2}; save()
+    if 'baseline' not in a.skip:
+        d, r = train_run('fer_baseline', a.fer, out, '--config', ROOT/'bench'/'baseline.yaml', '--max-minutes', a.minutes)
+        r['test'] = evaluate(d/'model.pth', a.fer, 'test'); r['test_tta'] = evaluate(d/'model.pth', a.fer, 'test', tta=True)
+        res['baseline'] = r; save()
     print(f"wrote {res_path}")
 
 if __name__ == '__main__': main()
