@@ -17,7 +17,7 @@ from torch import nn
 from PIL import Image
 from fastcore.script import anno_parser
 from fastai.vision.all import (Learner, Callback, TrackerCallback, EarlyStoppingCallback, GradientClip, ParamScheduler,
-                               SchedCos, SchedLin, SchedNo, combine_scheds, CrossEntropyLossFlat, Adam, accuracy, F1Score,
+                               SchedCos, SchedLin, SchedNo, combine_scheds, combined_cos, CrossEntropyLossFlat, Adam, accuracy, F1Score,
                                LinBnDrop, aug_transforms, Normalize, imagenet_stats, set_seed, CancelFitException,
                                CancelEpochException, L, default_device)
 import matplotlib.pyplot as plt, seaborn as sns
@@ -31,7 +31,7 @@ __all__ = ['ARCHS', 'tvm', 'CKPT_FORMAT', 'STAGES', 'METRIC_NAMES', 'CLI_ERRORS'
            'save_checkpoint', 'load_checkpoint', 'TrainConfig', 'save_config', 'load_config', 'baseline_config',
            'native_size', 'resolve_config', 'group_lrs', 'lr_schedule', 'ProgressiveUnfreeze', 'SeedEachEpoch',
            'TrainAccuracy', 'TimeBudget', 'rng_state', 'set_rng_state', 'opt_state', 'EmotionLearner', 'Resume',
-           'ReplayEarlyStopping', 'Checkpointer', 'pick_precision', 'augment_tfms', 'emotion_learner',
+           'replay_tracker', 'ReplayEarlyStopping', 'Checkpointer', 'pick_precision', 'augment_tfms', 'emotion_learner',
            'transfer_backbone', 'build_model', 'image_tensor', 'predict', 'classification_metrics', 'report_table',
            'plot_confusion', 'ModelMeta', 'load_model', 'eval_items', 'evaluate', 'plot_history', 'overfitting_report',
            'epoch_seconds', 'fit_epochs_to_budget', 'EpochSchedule', 'EpochPrinter', 'TrainResult', 'train',
@@ -312,8 +312,7 @@ def lr_schedule(lr_max, # peak learning rate (a number, or one per parameter gro
     if schedule == 'flat': return SchedNo(lr_max, lr_max)
     w = min(warmup_epochs, n_epoch / 2) / n_epoch
     if schedule == 'one_cycle':
-        w = w or 0.25
-        return combine_scheds([w, 1 - w], [SchedCos(lr_max / div, lr_max), SchedCos(lr_max, lr_max / div_final)])
+        return combined_cos(w or 0.25, lr_max / div, lr_max, lr_max / div_final)  # fastai's one-cycle shape
     lens = [2 ** i for i in range(max(restarts, 1))]
     pcts = [(1 - w) * l / sum(lens) for l in lens]
     pcts[-1] = 1 - w - sum(pcts[:-1])
@@ -434,13 +433,19 @@ class Resume(Callback):
         sl.count, sl.val = c['smooth_loss']['count'], c['smooth_loss']['val']
         set_rng_state(c['rng'])
 
+def replay_tracker(tracker:TrackerCallback, values:list)->list[bool]:
+    "Feed already-logged values of `tracker.monitor` to a fastai tracker, updating `best`; which of them were new bests"
+    news = []
+    for v in values:
+        news.append(bool(tracker.comp(v - tracker.min_delta, tracker.best)))
+        if news[-1]: tracker.best = v
+    return news
+
 class ReplayEarlyStopping(EarlyStoppingCallback):
     "fastai's `EarlyStoppingCallback`, picking up `best` and `wait` from epochs already in the recorder (after `Resume`)"
     def before_fit(self):
         super().before_fit()
-        for vals in self.recorder.values:
-            if self.comp(vals[self.idx] - self.min_delta, self.best): self.best, self.wait = vals[self.idx], 0
-            else: self.wait += 1
+        for new in replay_tracker(self, [vals[self.idx] for vals in self.recorder.values]): self.wait = 0 if new else self.wait + 1
 
 class Checkpointer(TrackerCallback):
     "After each epoch write `last.pth` (full state), `model.pth` when `monitor` improves, and `history.csv`"
@@ -451,10 +456,8 @@ class Checkpointer(TrackerCallback):
 
     def before_fit(self):
         super().before_fit()
-        self.best_epoch = None
-        for r in self.history:
-            v = r[METRIC_NAMES.get(self.monitor, self.monitor)]
-            if self.comp(v - self.min_delta, self.best): self.best, self.best_epoch = v, r['epoch']
+        news = replay_tracker(self, [r[METRIC_NAMES.get(self.monitor, self.monitor)] for r in self.history])
+        self.best_epoch = max((r['epoch'] for r, new in zip(self.history, news) if new), default=None)
         self.t0 = time.time()
 
     def state(self, done=False)->dict:
@@ -833,13 +836,12 @@ def train(data='synthetic', # dataset name or path, or an `EmotionDataset`
     if fitted: cfg.epochs = learn.n_epoch  # the time budget may have re-planned it
     reason = learn.stop_reason or ('early stopping' if len(hist) < cfg.epochs else 'all epochs')
     done = reason != 'time budget'
-    last = load_checkpoint(out/'last.pth'); last['done'] = done; save_checkpoint({k: v for k, v in last.items() if k != 'format'}, out/'last.pth')
+    if fitted: save_checkpoint({**load_checkpoint(out/'last.pth'), 'done': done}, out/'last.pth')  # only now is the outcome known
     model, meta_ = load_model(out/'model.pth', device=device)
     metrics = {'data': str(ds.root), 'format': ds.fmt, 'arch': cfg.arch, 'pretrained': cfg.pretrained,
                'img_size': cfg.img_size, 'classes': ds.classes, 'epochs_run': len(hist), 'epochs_planned': cfg.epochs,
                'stopped_by': reason, 'best_epoch': meta_.epoch - 1, 'device': str(device),
-               'precision': pick_precision(cfg.precision, device)[0],
-               'train_images': int((ds.items.split == 'train').sum()), 'fit_seconds': round(fit_s, 1),
+               'precision': pick_precision(cfg.precision, device)[0], 'train_images': n_train, 'fit_seconds': round(fit_s, 1),
                'train_images_per_s': round(n_train * n_new / max(hist.train_seconds.iloc[len(hist) - n_new:].sum(), 1e-9), 1),
                'wall_seconds': None, 'config': asdict(cfg), 'overfitting': overfitting_report(hist)}
     for split in ('valid', 'test'):
