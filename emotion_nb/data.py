@@ -14,12 +14,13 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps, UnidentifiedImageError
 from fastcore.script import call_parse
 
 # %% auto #0
-__all__ = ['FER_CLASSES', 'FER_CSV_IDS', 'IMAGE_EXTS', 'SPLIT_NAMES', 'EXPRESSIONS', 'DATA_FILES', 'COLUMNS', 'CKPLUS_NAME',
-           'FER_USAGE', 'PATH_COLS', 'LABEL_COLS', 'EMOSET_ATTRS', 'ARCHIVE', 'READERS', 'SEVERITY', 'SPLIT_RANK',
-           'to_rgb', 'ImageReadError', 'pixels_to_image', 'open_image', 'read_image', 'draw_face', 'make_synthetic',
-           'cache_dir', 'data_dirs', 'find_data', 'extract_archive', 'read_folders', 'read_ckplus', 'read_fer_csv',
-           'read_split_csvs', 'emoset_classes', 'read_emoset', 'detect_format', 'add_valid_split', 'EmotionDataset',
-           'synthetic_dataset', 'load_dataset', 'inspect_image', 'AuditReport', 'audit_dataset', 'clean_dataset',
+__all__ = ['FER_CLASSES', 'FER_CSV_IDS', 'IMAGE_EXTS', 'SPLIT_NAMES', 'EXPRESSIONS', 'CONTRAST', 'DATA_FILES', 'COLUMNS',
+           'CKPLUS_NAME', 'FER_USAGE', 'PATH_COLS', 'LABEL_COLS', 'EMOSET_ATTRS', 'ARCHIVE', 'READERS', 'SEVERITY',
+           'SPLIT_RANK', 'to_rgb', 'ImageReadError', 'pixels_to_image', 'open_image', 'read_image', 'draw_face',
+           'make_synthetic', 'normalize_contrast', 'sharpness', 'cache_dir', 'data_dirs', 'find_data',
+           'extract_archive', 'read_folders', 'read_ckplus', 'read_fer_csv', 'read_split_csvs', 'emoset_classes',
+           'read_emoset', 'detect_format', 'add_valid_split', 'EmotionDataset', 'synthetic_dataset', 'load_dataset',
+           'inspect_image', 'AuditReport', 'audit_dataset', 'clean_dataset', 'split_stats', 'contrast_shift',
            'class_counts', 'class_weights', 'sample_weights', 'item_image', 'emotion_dataloaders',
            'plot_class_distribution', 'show_samples', 'emotion_data']
 
@@ -183,6 +184,37 @@ def make_synthetic(dest, # folder to write `train/`, `valid/`, `test/` and `mask
                 (root/split/cls).mkdir(parents=True, exist_ok=True)
                 img.save(root/split/cls/f'{cls}_{i:05d}.png')
     return dest
+
+# %% ../nbs/00_data.ipynb #7de5e8e2
+CONTRAST = ('none', 'autocontrast', 'equalize')
+
+def _on_brightness(im:Image.Image, op)->Image.Image:
+    "Apply the grey-level map `op` to the brightness of `im` (grey images stay grey)"
+    if im.mode == 'L': return op(im)
+    im = to_rgb(im); a = np.asarray(im)
+    if (a[..., 0] == a[..., 1]).all() and (a[..., 1] == a[..., 2]).all(): return op(im.convert('L')).convert('RGB')
+    y, cb, cr = im.convert('YCbCr').split()
+    return Image.merge('YCbCr', (op(y), cb, cr)).convert('RGB')
+
+def normalize_contrast(im:Image.Image, # any PIL image
+                       kind:str='equalize', # 'none', 'autocontrast' (stretch to black..white) or 'equalize' (flat histogram)
+                      )->Image.Image:
+    "Normalise the contrast of one image, on its brightness only"
+    if kind not in CONTRAST: raise ValueError(f"contrast must be one of {', '.join(CONTRAST)}, not {kind!r}")
+    if kind == 'none': return im
+    return _on_brightness(im, ImageOps.equalize if kind == 'equalize' else ImageOps.autocontrast)
+
+# %% ../nbs/00_data.ipynb #cc834148
+def sharpness(im:Image.Image, # any PIL image
+              size:int|None=None, # measure at size x size (None: as it is)
+             )->float:
+    "Mean absolute 4-neighbour Laplacian over the grey-level std: high for crisp detail, low for blur, blind to contrast"
+    g = im.convert('L')
+    if size and g.size != (size, size): g = g.resize((size, size), Image.BILINEAR)
+    a = np.asarray(g, dtype=np.float32)
+    if min(a.shape) < 3: return 0.
+    lap = np.abs(4 * a[1:-1, 1:-1] - a[:-2, 1:-1] - a[2:, 1:-1] - a[1:-1, :-2] - a[1:-1, 2:]).mean()
+    return float(lap / a.std()) if a.std() > 1e-6 else 0.
 
 # %% ../nbs/00_data.ipynb #1bf2ddd3
 DATA_FILES = {'fer2013': 'fer2013-dev.tar.gz', 'fer2013_sample': 'fer2013_sample.csv', 'ckplus48': 'ckplus48.tar.gz'}
@@ -559,6 +591,51 @@ def clean_dataset(ds:EmotionDataset, # dataset to clean
     if verbose: print(report)
     return EmotionDataset(ds.items[keep].reset_index(drop=True), ds.classes, ds.fmt, ds.root)
 
+# %% ../nbs/00_data.ipynb #db051c2f
+def split_stats(ds:EmotionDataset, # dataset to describe
+                n:int=500, # images sampled per split
+                seed:int=0, # seed of the sample
+               )->pd.DataFrame:
+    "Median per-image brightness, contrast (grey std), darkest and brightest grey, and sharpness of a sample of each split"
+    rows = {}
+    for s in ('train', 'valid', 'test'):
+        items = ds.split(s)
+        if not len(items): continue
+        stats = []
+        for _, r in items.sample(min(n, len(items)), random_state=seed).iterrows():
+            try: im = read_image(r.path, r.pixels if isinstance(r.pixels, str) else None).convert('L')
+            except ImageReadError: continue  # the audit reports it
+            g = np.asarray(im, dtype=np.float32)
+            stats.append((g.mean(), g.std(), g.min(), g.max(), sharpness(im)))
+        a = np.array(stats).reshape(-1, 5)
+        rows[s] = dict(n_sampled=len(a), **dict(zip(['brightness', 'contrast', 'darkest', 'brightest', 'sharpness'], np.median(a, 0).round(3))))
+    return pd.DataFrame(rows).T.astype({'n_sampled': int})
+
+# %% ../nbs/00_data.ipynb #529a211d
+def contrast_shift(stats:pd.DataFrame, # from `split_stats`
+                   tol:float=0.25, # relative contrast difference that counts as a shift
+                   tol_brightness:float=25., # brightness difference (grey levels) that counts as a shift
+                   tol_sharpness:float=2., # sharpness ratio that counts as a shift
+                  )->list[str]:
+    "Warnings for splits whose contrast, brightness or sharpness differs from the training split's"
+    if 'train' not in stats.index: return []
+    t, out = stats.loc['train'], []
+    for s, r in stats.drop(index='train').iterrows():
+        rel = (r.contrast - t.contrast) / max(t.contrast, 1e-6)
+        if abs(rel) > tol:
+            out.append(f"{s} images are {'more' if rel > 0 else 'less'} contrasted than train (median grey std {r.contrast:.1f} vs "
+                       f"{t.contrast:.1f}, {rel:+.0%}): normalise contrast (contrast='equalize') or expect lower {s} accuracy")
+        if abs(r.brightness - t.brightness) > tol_brightness:
+            out.append(f"{s} images are {'brighter' if r.brightness > t.brightness else 'darker'} than train (median mean grey "
+                       f"{r.brightness:.0f} vs {t.brightness:.0f}): normalise contrast or expect lower {s} accuracy")
+        if 'sharpness' in stats and min(r.sharpness, t.sharpness) > 0 and max(r.sharpness / t.sharpness, t.sharpness / r.sharpness) > tol_sharpness:
+            more = r.sharpness > t.sharpness
+            out.append(f"{s} images are {r.sharpness / t.sharpness if more else t.sharpness / r.sharpness:.1f}x {'sharper' if more else 'blurrier'} than train "
+                       f"(median sharpness {r.sharpness:.3f} vs {t.sharpness:.3f}): " +
+                       ("the training images are blurred; models blur sharper inputs to the training sharpness at inference (see chapter 01)"
+                        if more else f"expect lower {s} accuracy"))
+    return out
+
 # %% ../nbs/00_data.ipynb #e831e85e
 def class_counts(ds:EmotionDataset, split:str='train')->pd.Series:
     "Images per class in `split`, in class order (0 for absent classes)"
@@ -590,17 +667,21 @@ def sample_weights(labels, # label of each training item
 from fastai.vision.all import (DataBlock, ImageBlock, CategoryBlock, ColReader, ColSplitter, Resize, PILImage,
                                set_seed, DataLoaders)
 from fastai.callback.data import *  # adds DataBlock.weighted_dataloaders
+from functools import partial
 
-def item_image(row)->PILImage:
+def item_image(row, # a row of a dataset table
+               contrast:str='none', # contrast normalisation (see `normalize_contrast`)
+              )->PILImage:
     "The image of one table row (file or FER2013 pixel string) as a fastai `PILImage`"
     px = row['pixels'] if isinstance(row['pixels'], str) else None
-    return PILImage(read_image(row['path'], px))
+    return PILImage(normalize_contrast(read_image(row['path'], px), contrast))
 
 def emotion_dataloaders(ds:EmotionDataset, # dataset (audit and clean it first)
                         img_size:int=64, # side of the square images fed to the model
                         bs:int=32, # batch size
                         balanced:bool=False, # draw training images with a class-balanced sampler
                         seed:int=42, # seed for shuffling and sampling
+                        contrast:str='none', # per-image contrast normalisation: 'none', 'autocontrast', 'equalize'
                         item_tfms=None, # per-item transforms (default: resize to `img_size`)
                         batch_tfms=None, # per-batch transforms (augmentation, normalisation)
                         **kwargs, # passed to `DataBlock.dataloaders` (num_workers, device, ...)
@@ -610,7 +691,7 @@ def emotion_dataloaders(ds:EmotionDataset, # dataset (audit and clean it first)
     src['is_valid'] = src.split == 'valid'
     if not (src.split == 'train').any(): raise ValueError(f"{ds.root}: no training images")
     if not (src.split == 'valid').any(): raise ValueError(f"{ds.root}: no validation images")
-    dblock = DataBlock(blocks=(ImageBlock, CategoryBlock(vocab=ds.classes)), get_x=item_image, get_y=ColReader('label'),
+    dblock = DataBlock(blocks=(ImageBlock, CategoryBlock(vocab=ds.classes)), get_x=partial(item_image, contrast=contrast), get_y=ColReader('label'),
                        splitter=ColSplitter('is_valid'),
                        item_tfms=item_tfms if item_tfms is not None else Resize(img_size, method='squish'), batch_tfms=batch_tfms)
     set_seed(seed, reproducible=True)
@@ -672,20 +753,23 @@ def emotion_data(data:str='synthetic', # dataset name or path (folder, CSV, arch
                  seed:int=42, # seed of that split
                  min_size:int=32, # report images smaller than this as tiny
                 ):
-    "Load a dataset, audit it and print its summary"
+    "Load a dataset, audit it (files and splits) and print its summary"
     try:
         ds = load_dataset(data, valid_pct=valid_pct, seed=seed)
         report = audit_dataset(ds, min_size=min_size)
     except (FileNotFoundError, ValueError, OSError) as e: _fail('emotion_data', e)
     print(ds); print(ds.counts().to_string()); print(report)
+    clean = clean_dataset(ds, report, verbose=False)
+    shift = contrast_shift(split_stats(clean))
+    for w in shift: print(f"warning: {w}")
     if out:
         out = Path(out); out.mkdir(parents=True, exist_ok=True)
         summary = dict(format=ds.fmt, root=str(ds.root), classes=ds.classes, n_images=len(ds),
                        counts=ds.counts().to_dict(), excluded=len(report.excluded),
-                       issues=report.summary().to_dict('records'))
+                       issues=report.summary().to_dict('records'), shift=shift)
         (out/'summary.json').write_text(json.dumps(summary, indent=2, default=int))
         report.issues.to_csv(out/'audit.csv', index=False)
         plot_class_distribution(ds).figure.savefig(out/'class_distribution.png', dpi=120, bbox_inches='tight')
-        show_samples(clean_dataset(ds, report, verbose=False)).savefig(out/'samples.png', dpi=100, bbox_inches='tight')
+        show_samples(clean).savefig(out/'samples.png', dpi=100, bbox_inches='tight')
         plt.close('all')
         print(f"wrote {out}/summary.json, audit.csv, class_distribution.png, samples.png")

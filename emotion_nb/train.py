@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 
 import numpy as np, pandas as pd, torch, torchvision
 from torch import nn
-from PIL import Image
+from PIL import Image, ImageFilter
 from fastcore.script import anno_parser
 from fastai.vision.all import (Learner, Callback, TrackerCallback, EarlyStoppingCallback, GradientClip, ParamScheduler,
                                SchedCos, SchedLin, SchedNo, combine_scheds, combined_cos, CrossEntropyLossFlat, Adam, accuracy, F1Score,
@@ -25,17 +25,19 @@ from .data import *
 from .data import _fail, _split_dirs
 
 # %% auto #0
-__all__ = ['ARCHS', 'tvm', 'CKPT_FORMAT', 'STAGES', 'METRIC_NAMES', 'CLI_ERRORS', 'Arch', 'register_arch', 'resnet_body',
-           'features_body', 'SmallCNN', 'get_arch', 'EmotionHead', 'n_features', 'EmotionNet', 'emotion_splitter',
-           'WeightsUnavailable', 'weights_enum', 'weights_file', 'imagenet_state_dict', 'CheckpointError',
-           'save_checkpoint', 'load_checkpoint', 'TrainConfig', 'save_config', 'load_config', 'baseline_config',
-           'native_size', 'resolve_config', 'group_lrs', 'lr_schedule', 'ProgressiveUnfreeze', 'SeedEachEpoch',
-           'TrainAccuracy', 'TimeBudget', 'rng_state', 'set_rng_state', 'opt_state', 'EmotionLearner', 'Resume',
-           'replay_tracker', 'ReplayEarlyStopping', 'Checkpointer', 'pick_precision', 'augment_tfms', 'emotion_learner',
-           'transfer_backbone', 'build_model', 'image_tensor', 'predict', 'classification_metrics', 'report_table',
-           'plot_confusion', 'ModelMeta', 'load_model', 'eval_items', 'evaluate', 'plot_history', 'overfitting_report',
-           'epoch_seconds', 'fit_epochs_to_budget', 'EpochSchedule', 'EpochPrinter', 'TrainResult', 'train',
-           'write_report', 'summary_text', 'comparison_table', 'cli', 'emotion_train', 'emotion_evaluate']
+__all__ = ['ARCHS', 'tvm', 'CKPT_FORMAT', 'STAGES', 'METRIC_NAMES', 'SHARPNESS_RADII', 'CLI_ERRORS', 'Arch', 'register_arch',
+           'resnet_body', 'features_body', 'SmallCNN', 'FerCNN', 'get_arch', 'EmotionHead', 'n_features', 'EmotionNet',
+           'emotion_splitter', 'WeightsUnavailable', 'weights_enum', 'weights_file', 'imagenet_state_dict',
+           'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'TrainConfig', 'save_config', 'load_config',
+           'baseline_config', 'native_size', 'is_grey', 'resolve_config', 'group_lrs', 'lr_schedule',
+           'ProgressiveUnfreeze', 'SeedEachEpoch', 'TrainAccuracy', 'TimeBudget', 'rng_state', 'set_rng_state',
+           'opt_state', 'EmotionLearner', 'Resume', 'replay_tracker', 'ReplayEarlyStopping', 'Checkpointer',
+           'pick_precision', 'augment_tfms', 'emotion_learner', 'transfer_backbone', 'build_model', 'sharpness_stats',
+           'match_sharpness', 'image_tensor', 'predict', 'classification_metrics', 'report_table', 'plot_confusion',
+           'ModelMeta', 'set_input_sharpness', 'load_model', 'eval_items', 'evaluate', 'plot_history',
+           'overfitting_report', 'epoch_seconds', 'fit_epochs_to_budget', 'EpochSchedule', 'EpochPrinter',
+           'TrainResult', 'train', 'write_report', 'summary_text', 'comparison_table', 'cli', 'emotion_train',
+           'emotion_evaluate']
 
 # %% ../nbs/01_transfer_learning.ipynb #134c40be
 @dataclass
@@ -69,15 +71,20 @@ def features_body(m:nn.Module)->nn.Sequential:
 
 # %% ../nbs/01_transfer_learning.ipynb #04ca30a1
 class SmallCNN(nn.Module):
-    "Baseline CNN: four conv-BN-ReLU-maxpool blocks, 32 to 256 channels"
-    def __init__(self, widths=(32, 64, 128, 256), weights=None):
+    "Baseline CNN: four blocks of `n_convs` x (conv-BN-ReLU) and a max-pool, 32 to 256 channels"
+    def __init__(self, widths=(32, 64, 128, 256), weights=None, n_convs:int=1):
         super().__init__()
         blocks, c = [], 3
         for w in widths:
-            blocks.append(nn.Sequential(nn.Conv2d(c, w, 3, padding=1, bias=False), nn.BatchNorm2d(w),
-                                        nn.ReLU(inplace=True), nn.MaxPool2d(2)))
+            layers = []
+            for i in range(n_convs): layers += [nn.Conv2d(c if i == 0 else w, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True)]
+            blocks.append(nn.Sequential(*layers, nn.MaxPool2d(2)))
             c = w
         self.features = nn.Sequential(*blocks)
+
+class FerCNN(SmallCNN):
+    "VGG-style CNN for small faces: two 3x3 convs per block at full resolution (48 px stays 48 px until the first pool)"
+    def __init__(self, widths=(32, 64, 128, 256), weights=None): super().__init__(widths, weights, n_convs=2)
 
 tvm = torchvision.models
 register_arch('resnet18', tvm.resnet18, 'ResNet18_Weights', resnet_body)
@@ -87,6 +94,7 @@ register_arch('mobilenet_v3_large', tvm.mobilenet_v3_large, 'MobileNet_V3_Large_
 register_arch('vgg16_bn', tvm.vgg16_bn, 'VGG16_BN_Weights', n_last=10)  # last stage: 3 x (conv, bn, relu) + pool
 register_arch('vgg19_bn', tvm.vgg19_bn, 'VGG19_BN_Weights', n_last=13)  # last stage: 4 x (conv, bn, relu) + pool
 register_arch('small_cnn', SmallCNN)
+register_arch('fer_cnn', FerCNN)
 
 def get_arch(name:str)->Arch:
     "The registered architecture `name`, or a clear error listing the known ones"
@@ -207,7 +215,7 @@ def load_checkpoint(path)->dict:
 @dataclass
 class TrainConfig:
     "Every setting of a training run"
-    arch:str = 'resnet18' # a key of `ARCHS`
+    arch:str|None = None # a key of `ARCHS` (None: the checkpoint's with a checkpoint, fer_cnn from scratch on images <= 64 px, else resnet18)
     pretrained:str = 'imagenet' # 'imagenet', 'none', or a checkpoint of this project (source-task transfer)
     img_size:int|None = None # side of the square model input (None: the data's own size if <= 64 px, else 224)
     bs:int = 32 # batch size
@@ -227,6 +235,8 @@ class TrainConfig:
     unfreeze:list = field(default_factory=lambda: [3, 8]) # epochs from which the last block, then everything, trains
     balance:str = 'none' # 'none', 'sampler' (class-balanced batches) or 'weights' (class-weighted loss)
     augment:str = 'default' # 'default' (flips, small rotations and zooms, lighting) or 'none'
+    contrast:str|None = None # per-image contrast normalisation: 'none', 'autocontrast', 'equalize' (None: 'equalize' for grey images)
+    match_sharpness:bool = True # at inference, blur inputs sharper than every training image down to the training sharpness
     precision:str = 'auto' # 'auto' (bf16, else fp16, on CUDA; fp32 on CPU), 'bf16', 'fp16', 'fp32'
     valid_pct:float = 0.2 # validation share when the data has no valid split
     seed:int = 42 # seed of everything random
@@ -274,22 +284,36 @@ def native_size(ds:EmotionDataset, n:int=16)->int:
     rows = ds.split('train').head(n)
     return max(max(item_image(r).size) for _, r in rows.iterrows())
 
+def is_grey(ds:EmotionDataset, n:int=16)->bool:
+    "Whether the first `n` training images are grey (one channel, or three equal ones)"
+    def grey(a): return a.ndim == 2 or ((a[..., 0] == a[..., 1]).all() and (a[..., 1] == a[..., 2]).all())
+    return all(grey(np.asarray(item_image(r))) for _, r in ds.split('train').head(n).iterrows())
+
 def resolve_config(cfg:TrainConfig, # settings, with `None` where the data should decide
                    ds:EmotionDataset, # the training data
                   )->tuple[TrainConfig, list[str]]:
     "Fill in the settings that depend on the data and on the starting point; returns the config and what was decided"
     cfg, notes = copy.deepcopy(cfg), []
-    get_arch(cfg.arch)
+    if cfg.arch is not None: get_arch(cfg.arch)
+    px = native_size(ds)
     if cfg.img_size is None:
-        px = native_size(ds)
         cfg.img_size = px if px <= 64 else 224
         notes.append(f"img_size {cfg.img_size} (the images are {px} px)")
+    if cfg.arch is None:
+        if cfg.pretrained not in ('imagenet', 'none', None):
+            cfg.arch = load_checkpoint(cfg.pretrained)['arch']; why = 'the architecture of the checkpoint'
+        elif cfg.pretrained == 'none' and cfg.img_size <= 64: cfg.arch, why = 'fer_cnn', f'from scratch on {cfg.img_size} px images'
+        else: cfg.arch, why = 'resnet18', 'the default backbone'
+        notes.append(f"arch {cfg.arch} ({why})")
+    if cfg.contrast is None:
+        cfg.contrast = 'equalize' if is_grey(ds) else 'none'
+        notes.append(f"contrast {cfg.contrast} (the images are {'grey' if cfg.contrast != 'none' else 'in colour'})")
     if cfg.restarts is None: cfg.restarts = 1 if cfg.max_minutes else 2
     if cfg.pretrained == 'none' and (cfg.lr_backbone != cfg.lr_head or any(cfg.unfreeze)):
         cfg.lr_backbone, cfg.unfreeze = cfg.lr_head, [0, 0]
         notes.append(f"from scratch: every layer trains from the start at lr {cfg.lr_head:g}")
     for k, ok in [('schedule', ('sgdr', 'one_cycle', 'flat')), ('balance', ('none', 'sampler', 'weights')),
-                  ('augment', ('default', 'none')), ('precision', ('auto', 'bf16', 'fp16', 'fp32')),
+                  ('augment', ('default', 'none')), ('contrast', CONTRAST), ('precision', ('auto', 'bf16', 'fp16', 'fp32')),
                   ('monitor', ('accuracy', 'macro_f1', 'valid_loss'))]:
         if getattr(cfg, k) not in ok: raise ValueError(f"{k} must be one of {', '.join(ok)}, not {getattr(cfg, k)!r}")
     return cfg, notes
@@ -508,7 +532,7 @@ def emotion_learner(ds:EmotionDataset, # cleaned dataset with train and valid ro
                    )->EmotionLearner:
     "A fastai `Learner` set up with the recipe in `cfg`"
     device = torch.device(device) if device is not None else default_device()
-    dls = emotion_dataloaders(ds, cfg.img_size, cfg.bs, balanced=cfg.balance == 'sampler', seed=cfg.seed,
+    dls = emotion_dataloaders(ds, cfg.img_size, cfg.bs, balanced=cfg.balance == 'sampler', seed=cfg.seed, contrast=cfg.contrast,
                               batch_tfms=augment_tfms(cfg.augment) + [Normalize.from_stats(*imagenet_stats)], device=device)
     weight = None
     if cfg.balance == 'weights':
@@ -551,24 +575,51 @@ def build_model(arch:str='resnet18', # a key of `ARCHS`
     if pretrained not in ('imagenet', 'none', None): transfer_backbone(model, pretrained)
     return model
 
+# %% ../nbs/01_transfer_learning.ipynb #f07f3927
+SHARPNESS_RADII = (0.5, 0.75, 1, 1.25, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6)  # Gaussian radii tried, in model-input pixels
+
+def sharpness_stats(ds:EmotionDataset, # training data
+                    size:int, # model input side
+                    contrast:str='none', # the model's contrast normalisation
+                    n:int=300, seed:int=0, # sample of training images
+                   )->dict:
+    "Median and limit (1.5 x the 99th percentile) of the training images' sharpness, as the model sees them"
+    rows = ds.split('train'); rows = rows.sample(min(n, len(rows)), random_state=seed)
+    s = np.array([sharpness(normalize_contrast(item_image(r), contrast), size) for _, r in rows.iterrows()])
+    return {'median': float(np.median(s)), 'limit': float(1.5 * np.percentile(s, 99))}
+
+def match_sharpness(img:Image.Image, # an input image
+                    size:int, # model input side
+                    target:dict, # `sharpness_stats` of the training images
+                    contrast:str='none', # the model's contrast normalisation
+                   )->Image.Image:
+    "`img` blurred to the training sharpness if it is sharper than every training image, else `img` itself"
+    measure = lambda im: sharpness(normalize_contrast(im, contrast), size)
+    if measure(img) <= target['limit']: return img
+    scale = max(img.size) / size  # the radii are in model-input pixels
+    return min((img.filter(ImageFilter.GaussianBlur(r * scale)) for r in SHARPNESS_RADII), key=lambda b: abs(measure(b) - target['median']))
+
 # %% ../nbs/01_transfer_learning.ipynb #3a939018
 def image_tensor(img:Image.Image, # any PIL image (converted to RGB)
                  size:int, # model input side
                  mean=imagenet_stats[0], std=imagenet_stats[1], # normalisation
+                 contrast:str='none', # contrast normalisation the model was trained with
+                 target_sharpness:dict|None=None, # `sharpness_stats` of the training images: blur sharper inputs to match
                 )->torch.Tensor:
     "A normalised 3 x size x size tensor, as the validation pipeline makes it"
-    img = to_rgb(img)
+    if target_sharpness: img = match_sharpness(img, size, target_sharpness, contrast)
+    img = to_rgb(normalize_contrast(img, contrast))
     if img.size != (size, size): img = img.resize((size, size), Image.BILINEAR)
     x = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.).permute(2, 0, 1)
     return (x - torch.tensor(mean)[:, None, None]) / torch.tensor(std)[:, None, None]
 
 class _Items(torch.utils.data.Dataset):
-    def __init__(self, items, size, mean, std): self.items, self.size, self.mean, self.std = items, size, mean, std
+    def __init__(self, items, size, mean, std, contrast, sharp): self.items, self.args = items, (size, mean, std, contrast, sharp)
     def __len__(self): return len(self.items)
     def __getitem__(self, i):
         r = self.items.iloc[i]
         px = r.get('pixels')
-        return image_tensor(read_image(r['path'], px if isinstance(px, str) else None), self.size, self.mean, self.std)
+        return image_tensor(read_image(r['path'], px if isinstance(px, str) else None), *self.args)
 
 @torch.no_grad()
 def predict(model:nn.Module, # an eval-mode model
@@ -578,10 +629,12 @@ def predict(model:nn.Module, # an eval-mode model
             bs:int=128, # batch size
             tta:bool=False, # also predict the mirrored image and average
             device=None, # default: the model's device
+            contrast:str='none', # contrast normalisation the model was trained with (`ModelMeta.contrast`)
+            target_sharpness:dict|None=None, # training sharpness to match (`ModelMeta.sharpness`)
            )->np.ndarray:
     "Class probabilities for every row of `items`"
     model.eval(); device = device or next(model.parameters()).device
-    dl = torch.utils.data.DataLoader(_Items(items.reset_index(drop=True), img_size, mean, std), batch_size=bs)
+    dl = torch.utils.data.DataLoader(_Items(items.reset_index(drop=True), img_size, mean, std, contrast, target_sharpness), batch_size=bs)
     out = []
     for xb in dl:
         xb = xb.to(device); p = model(xb).float().softmax(-1)
@@ -631,9 +684,21 @@ class ModelMeta:
     "What is needed to use a trained model"
     arch:str; classes:list; img_size:int; mean:list; std:list
     config:dict; epoch:int; path:Path
+    contrast:str = 'none' # per-image contrast normalisation (checkpoints older than the setting: none)
+    sharpness:dict|None = None # training sharpness that sharper inputs are blurred to (None: inputs used as they are)
 
     @property
     def normalization(self)->dict: return {'mean': self.mean, 'std': self.std}
+
+def set_input_sharpness(path, # a checkpoint of this project
+                        data, # the data it was trained on (name, path or `EmotionDataset`)
+                       )->dict:
+    "Measure the training sharpness for a checkpoint saved without it, and store it there (atomically)"
+    ckpt = load_checkpoint(path); cfg = ckpt['config']
+    ds = data if isinstance(data, EmotionDataset) else load_dataset(data, valid_pct=cfg['valid_pct'], seed=cfg['seed'])
+    ckpt['sharpness'] = sharpness_stats(ds, ckpt['img_size'], cfg.get('contrast') or 'none')
+    save_checkpoint(ckpt, path)
+    return ckpt['sharpness']
 
 def load_model(path, # a checkpoint written by `train` (e.g. `runs/x/model.pth`)
                device='cpu', # where to put the model
@@ -648,7 +713,8 @@ def load_model(path, # a checkpoint written by `train` (e.g. `runs/x/model.pth`)
         raise CheckpointError(f"{path}: the checkpoint does not fit its own description ({type(e).__name__}: {str(e).splitlines()[0]})") from None
     nz = ckpt['normalization']
     return model.eval().to(device), ModelMeta(ckpt['arch'], list(ckpt['classes']), ckpt['img_size'], nz['mean'], nz['std'],
-                                              cfg, ckpt['epoch'], Path(path))
+                                              cfg, ckpt['epoch'], Path(path), cfg.get('contrast') or 'none',
+                                              ckpt.get('sharpness'))
 
 # %% ../nbs/01_transfer_learning.ipynb #7a703344
 def eval_items(ds:EmotionDataset, # dataset to evaluate on
@@ -672,7 +738,8 @@ def evaluate(model:nn.Module, meta:ModelMeta, # from `load_model`
             )->dict:
     "`classification_metrics` of `model` on one split of `ds`"
     items = eval_items(ds, split, meta.classes)
-    probs = predict(model, items, meta.img_size, meta.mean, meta.std, bs=bs, tta=tta)
+    probs = predict(model, items, meta.img_size, meta.mean, meta.std, bs=bs, tta=tta, contrast=meta.contrast,
+                    target_sharpness=meta.sharpness)
     return classification_metrics(items.label.map(meta.classes.index).to_numpy(), probs, meta.classes)
 
 # %% ../nbs/01_transfer_learning.ipynb #6b6c9c4e
@@ -772,7 +839,8 @@ class TrainResult:
 
 def _meta(cfg, ds)->dict:
     return {'config': asdict(cfg), 'classes': list(ds.classes), 'arch': cfg.arch, 'img_size': cfg.img_size,
-            'normalization': {'mean': list(imagenet_stats[0]), 'std': list(imagenet_stats[1])}}
+            'normalization': {'mean': list(imagenet_stats[0]), 'std': list(imagenet_stats[1])},
+            'sharpness': sharpness_stats(ds, cfg.img_size, cfg.contrast) if cfg.match_sharpness else None}
 
 def train(data='synthetic', # dataset name or path, or an `EmotionDataset`
           out='runs/train', # output folder
@@ -801,6 +869,8 @@ def train(data='synthetic', # dataset name or path, or an `EmotionDataset`
         say(f"{out}/last.pth: the run already finished (epoch {state['epoch']}); nothing to resume")
     notes = []
     if not state: cfg, notes = resolve_config(cfg, ds)
+    shift = contrast_shift(split_stats(ds, n=300))
+    notes += [f"warning: {w}" + ('' if cfg.contrast == 'none' else f" (contrast={cfg.contrast} is on: both splits are normalised)") for w in shift]
     device = torch.device(device) if device is not None else default_device()
     set_seed(cfg.seed, reproducible=True)
     model = build_model(cfg.arch, len(ds.classes), 'none' if state else cfg.pretrained, cfg.hidden, cfg.dropout)
@@ -843,7 +913,7 @@ def train(data='synthetic', # dataset name or path, or an `EmotionDataset`
                'stopped_by': reason, 'best_epoch': meta_.epoch - 1, 'device': str(device),
                'precision': pick_precision(cfg.precision, device)[0], 'train_images': n_train, 'fit_seconds': round(fit_s, 1),
                'train_images_per_s': round(n_train * n_new / max(hist.train_seconds.iloc[len(hist) - n_new:].sum(), 1e-9), 1),
-               'wall_seconds': None, 'config': asdict(cfg), 'overfitting': overfitting_report(hist)}
+               'wall_seconds': None, 'config': asdict(cfg), 'split_shift': shift, 'overfitting': overfitting_report(hist)}
     for split in ('valid', 'test'):
         if (ds.items.split == split).any(): metrics[split] = evaluate(model, meta_, ds, split)
     metrics['wall_seconds'] = round(time.time() - t_start, 1)
@@ -906,7 +976,7 @@ def cli(**aliases):
 
 @cli()
 def emotion_train(data:str='synthetic', # dataset name or path (folder, CSV, archive), as in `emotion_data`
-                  arch:str=None, # backbone (default resnet18): resnet18, resnet50, efficientnet_b0, vgg16_bn, vgg19_bn, mobilenet_v3_large, small_cnn
+                  arch:str=None, # backbone: resnet18, resnet50, efficientnet_b0, vgg16_bn, vgg19_bn, mobilenet_v3_large, small_cnn, fer_cnn (default: fer_cnn from scratch on images <= 64 px, the checkpoint's with --pretrained PATH, else resnet18)
                   epochs:int=None, # epochs (default 40, or what fits in --max-minutes)
                   img_size:int=None, # model input side (default: the images' size if <= 64 px, else 224)
                   out:str='runs/train', # output folder
@@ -916,13 +986,14 @@ def emotion_train(data:str='synthetic', # dataset name or path (folder, CSV, arc
                   resume:bool=False, # continue the run in --out from its last checkpoint
                   config:str=None, # YAML or JSON settings (see `TrainConfig`); flags win over it
                   bs:int=None, # batch size (default 32)
+                  contrast:str=None, # per-image contrast normalisation: none, autocontrast, equalize (default: equalize for grey images)
                  ):
     "Train an emotion classifier; writes model.pth, metrics.json, history.csv and plots to --out"
     flags = {k: v for k, v in dict(arch=arch, epochs=epochs, img_size=img_size, pretrained=pretrained, seed=seed,
-                                   max_minutes=max_minutes, bs=bs).items() if v is not None}
+                                   max_minutes=max_minutes, bs=bs, contrast=contrast).items() if v is not None}
     try:
         cfg = load_config(config, **flags) if config else TrainConfig(**flags)
-        get_arch(cfg.arch)  # an unknown architecture fails before the data is read
+        if cfg.arch: get_arch(cfg.arch)  # an unknown architecture fails before the data is read
         train(data, out, cfg, resume=resume)
     except CLI_ERRORS as e: _fail('emotion_train', e)
 

@@ -102,3 +102,13 @@ def test_fer2013_end_to_end(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     m = json.loads(r.stdout)
     assert m['n'] == 3589 and m['split'] == 'test' and m['accuracy'] > 1 / 7
+    # a second member with another seed, then the two as an ensemble with weights fitted on FER2013's valid split
+    r = run(BIN/'emotion_train', '--data', 'fer2013', '--out', tmp_path/'fer2', '--arch', 'small_cnn', '--pretrained', 'none',
+            '--epochs', '1', '--bs', '256', '--seed', '1')
+    assert r.returncode == 0, r.stderr[-3000:]
+    r = run(BIN/'emotion_evaluate', '--model', tmp_path/'fer'/'model.pth', '--model', tmp_path/'fer2'/'model.pth',
+            '--data', 'fer2013', '--vote', 'weighted', '--json')
+    assert r.returncode == 0, r.stderr[-3000:]
+    e = json.loads(r.stdout)
+    assert e['n'] == 3589 and e['weights_fitted'] and abs(sum(e['weights'].values()) - 1) < 1e-6
+    assert set(e['member_scores']) == {'fer', 'fer2'} and e['uncertainty']['accuracy_at_coverage']['100%'] == e['accuracy']
