@@ -389,12 +389,7 @@ def emotion_evaluate(model:Param("a model.pth written by emotion_train; repeat -
         if weights is not None and vote != 'weighted': raise ValueError("--weights needs --vote weighted")
         check_weights(weights, len(models)) if weights is not None else None
         ens = load_members(models, device=default_device())
-        src_root = detect_format(data)[1]
-        ds = load_dataset(data)
-        if ds.fmt == 'folders' and isinstance(src_root, Path) and src_root.is_dir() and not _split_dirs(src_root):
-            ds.items['split'], split = 'all', 'all'  # a plain folder of class folders: all of it
-        eval_items(ds, split, ens.classes)  # unknown classes are an error before anything is skipped
-        ds = clean_dataset(EmotionDataset(ds.items, ens.classes, ds.fmt, ds.root), verbose=not json_out)
+        ds, split = eval_dataset(data, split, ens.classes, verbose=not json_out)
         m = evaluate_ensemble(ens, ds, split, vote, weights, tta)
     except CLI_ERRORS as e: _fail('emotion_evaluate', e)
     m = {'model': [str(p) for p in models], 'data': str(ds.root), 'split': split, 'tta': tta, **m}

@@ -37,7 +37,7 @@ __all__ = ['ARCHS', 'tvm', 'CKPT_FORMAT', 'STAGES', 'METRIC_NAMES', 'SHARPNESS_R
            'ModelMeta', 'set_input_sharpness', 'load_model', 'eval_items', 'evaluate', 'plot_history',
            'overfitting_report', 'epoch_seconds', 'fit_epochs_to_budget', 'EpochSchedule', 'EpochPrinter',
            'TrainResult', 'train', 'write_report', 'summary_text', 'comparison_table', 'cli', 'emotion_train',
-           'emotion_evaluate']
+           'eval_dataset', 'emotion_evaluate']
 
 # %% ../nbs/01_transfer_learning.ipynb #134c40be
 @dataclass
@@ -998,6 +998,19 @@ def emotion_train(data:str='synthetic', # dataset name or path (folder, CSV, arc
     except CLI_ERRORS as e: _fail('emotion_train', e)
 
 # %% ../nbs/01_transfer_learning.ipynb #dd394f76
+def eval_dataset(data, # dataset name or path
+                 split:str, # the split asked for
+                 classes:list, # the model's classes
+                 verbose:bool=True, # print the audit summary
+                )->tuple[EmotionDataset, str]:
+    "The cleaned dataset to evaluate on, and the split (a plain folder of class folders is evaluated whole, as 'all')"
+    src_root = detect_format(data)[1]
+    ds = load_dataset(data)
+    if ds.fmt == 'folders' and isinstance(src_root, Path) and src_root.is_dir() and not _split_dirs(src_root):
+        ds.items['split'], split = 'all', 'all'
+    eval_items(ds, split, classes)  # unknown classes are an error before anything is skipped
+    return clean_dataset(EmotionDataset(ds.items, classes, ds.fmt, ds.root), verbose=verbose), split
+
 @cli(json='json_out')
 def emotion_evaluate(model:str=None, # a model.pth written by emotion_train (required)
                      data:str='synthetic', # dataset name or path; a folder of class folders is evaluated as a whole
@@ -1009,12 +1022,7 @@ def emotion_evaluate(model:str=None, # a model.pth written by emotion_train (req
     if not model: _fail('emotion_evaluate', 'give the model to evaluate with --model PATH')
     try:
         net, meta = load_model(model, device=default_device())
-        src_root = detect_format(data)[1]
-        ds = load_dataset(data)
-        if ds.fmt == 'folders' and isinstance(src_root, Path) and src_root.is_dir() and not _split_dirs(src_root):
-            ds.items['split'], split = 'all', 'all'  # a plain folder of class folders: all of it
-        eval_items(ds, split, meta.classes)  # unknown classes are an error before anything is skipped
-        ds = clean_dataset(EmotionDataset(ds.items, meta.classes, ds.fmt, ds.root), verbose=not json_out)
+        ds, split = eval_dataset(data, split, meta.classes, verbose=not json_out)
         m = evaluate(net, meta, ds, split, tta=tta)
     except CLI_ERRORS as e: _fail('emotion_evaluate', e)
     m = {'model': str(model), 'data': str(ds.root), 'split': split, 'tta': tta, **m}
