@@ -18,7 +18,7 @@ from PIL import Image, ImageFilter
 from fastcore.script import anno_parser
 from fastai.vision.all import (Learner, Callback, TrackerCallback, EarlyStoppingCallback, GradientClip, ParamScheduler,
                                SchedCos, SchedLin, SchedNo, combine_scheds, combined_cos, CrossEntropyLossFlat, Adam, accuracy, F1Score,
-                               LinBnDrop, aug_transforms, Normalize, imagenet_stats, set_seed, CancelFitException,
+                               LinBnDrop, aug_transforms, Normalize, Resize, MixUp, CutMix, imagenet_stats, set_seed, CancelFitException,
                                CancelEpochException, L, default_device)
 import matplotlib.pyplot as plt, seaborn as sns
 from .data import *
@@ -200,6 +200,9 @@ def load_checkpoint(path)->dict:
     "Load a checkpoint made by `save_checkpoint`, refusing anything that needs code to unpickle"
     path = Path(path)
     if not path.is_file(): raise CheckpointError(f"{path}: no such model file")
+    with open(path, 'rb') as f: head = f.read(4)
+    if not (head.startswith(b'PK') or head.startswith(b'\x80')):  # torch.save writes a zip archive (or, long ago, a pickle)
+        raise CheckpointError(f"{path}: not a readable model file (not a PyTorch checkpoint: it starts with {head!r})")
     try: ckpt = torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as e:
         detail = next((l.strip() for l in str(e).splitlines() if 'Unsupported global' in l), str(e).splitlines()[0])
@@ -234,7 +237,10 @@ class TrainConfig:
     monitor:str = 'accuracy' # validation metric that picks the best checkpoint ('accuracy', 'macro_f1', 'valid_loss')
     unfreeze:list = field(default_factory=lambda: [3, 8]) # epochs from which the last block, then everything, trains
     balance:str = 'none' # 'none', 'sampler' (class-balanced batches) or 'weights' (class-weighted loss)
-    augment:str = 'default' # 'default' (flips, small rotations and zooms, lighting) or 'none'
+    augment:str = 'default' # fastai batch augmentation: 'default' (flips, small rotations and zooms, lighting) or 'none'
+    aug:str|dict = 'none' # Albumentations pipeline (04_augmentation): a preset ('none', 'light', 'medium', 'heavy'), a YAML/JSON file or a spec dict
+    mixup:float = 0. # MixUp's Beta(alpha, alpha) parameter (0: off)
+    cutmix:float = 0. # CutMix's Beta(alpha, alpha) parameter (0: off)
     contrast:str|None = None # per-image contrast normalisation: 'none', 'autocontrast', 'equalize' (None: 'equalize' for grey images)
     match_sharpness:bool = True # at inference, blur inputs sharper than every training image down to the training sharpness
     precision:str = 'auto' # 'auto' (bf16, else fp16, on CUDA; fp32 on CPU), 'bf16', 'fp16', 'fp32'
@@ -309,6 +315,12 @@ def resolve_config(cfg:TrainConfig, # settings, with `None` where the data shoul
         cfg.contrast = 'equalize' if is_grey(ds) else 'none'
         notes.append(f"contrast {cfg.contrast} (the images are {'grey' if cfg.contrast != 'none' else 'in colour'})")
     if cfg.restarts is None: cfg.restarts = 1 if cfg.max_minutes else 2
+    if cfg.aug != 'none':
+        from .augment import aug_pipeline
+        aug_pipeline(cfg.aug)  # a bad preset, transform or parameter fails before any data is read
+        if cfg.augment != 'none': cfg.augment = 'none'; notes.append("augment none (the Albumentations pipeline replaces fastai's batch augmentation)")
+    if cfg.mixup < 0 or cfg.cutmix < 0: raise ValueError(f"mixup and cutmix are Beta(alpha, alpha) parameters: alpha >= 0 (0: off), not {cfg.mixup}, {cfg.cutmix}")
+    if cfg.mixup and cfg.cutmix: raise ValueError("use MixUp or CutMix, not both: each replaces the loss function for the batch it mixes")
     if cfg.pretrained == 'none' and (cfg.lr_backbone != cfg.lr_head or any(cfg.unfreeze)):
         cfg.lr_backbone, cfg.unfreeze = cfg.lr_head, [0, 0]
         notes.append(f"from scratch: every layer trains from the start at lr {cfg.lr_head:g}")
@@ -367,6 +379,8 @@ class SeedEachEpoch(Callback):
         s = self.seed * 10_007 + self.epoch
         set_seed(s)
         self.dls.train.rng = random.Random(s)
+        for t in self.dls.train.after_item.fs:  # item transforms with their own random generator (Albumentations)
+            if hasattr(t, 'reseed'): t.reseed(s)
 
 class TrainAccuracy(Callback):
     "Accuracy on the training batches as they are seen (augmented, dropout on), for the overfitting analysis"
@@ -532,8 +546,12 @@ def emotion_learner(ds:EmotionDataset, # cleaned dataset with train and valid ro
                    )->EmotionLearner:
     "A fastai `Learner` set up with the recipe in `cfg`"
     device = torch.device(device) if device is not None else default_device()
+    item_tfms = [Resize(cfg.img_size, method='squish')]
+    if cfg.aug != 'none':  # training images only, after the resize (04_augmentation)
+        from .augment import AlbumentationsTransform
+        item_tfms.append(AlbumentationsTransform(cfg.aug, seed=cfg.seed))
     dls = emotion_dataloaders(ds, cfg.img_size, cfg.bs, balanced=cfg.balance == 'sampler', seed=cfg.seed, contrast=cfg.contrast,
-                              batch_tfms=augment_tfms(cfg.augment) + [Normalize.from_stats(*imagenet_stats)], device=device)
+                              item_tfms=item_tfms, batch_tfms=augment_tfms(cfg.augment) + [Normalize.from_stats(*imagenet_stats)], device=device)
     weight = None
     if cfg.balance == 'weights':
         weight = torch.tensor(class_weights(class_counts(ds, 'train').reindex(ds.classes, fill_value=0)), dtype=torch.float32)
@@ -543,6 +561,8 @@ def emotion_learner(ds:EmotionDataset, # cleaned dataset with train and valid ro
                            metrics=[accuracy, F1Score(average='macro')])
     learn.add_cbs([SeedEachEpoch(cfg.seed), ProgressiveUnfreeze(cfg.unfreeze), TrainAccuracy()])
     if cfg.clip: learn.add_cb(GradientClip(cfg.clip))
+    if cfg.mixup: learn.add_cb(MixUp(cfg.mixup))  # fastai's callbacks; the math is in 04_augmentation
+    if cfg.cutmix: learn.add_cb(CutMix(cfg.cutmix))
     precision, _ = pick_precision(cfg.precision, device)
     if precision == 'bf16': learn.to_bf16()
     elif precision == 'fp16': learn.to_fp16()
@@ -987,13 +1007,18 @@ def emotion_train(data:str='synthetic', # dataset name or path (folder, CSV, arc
                   config:str=None, # YAML or JSON settings (see `TrainConfig`); flags win over it
                   bs:int=None, # batch size (default 32)
                   contrast:str=None, # per-image contrast normalisation: none, autocontrast, equalize (default: equalize for grey images)
+                  aug:str=None, # Albumentations preset (none, light, medium, heavy) or a YAML/JSON pipeline spec (default none)
+                  mixup:float=None, # MixUp alpha (default 0: off)
+                  cutmix:float=None, # CutMix alpha (default 0: off)
                  ):
     "Train an emotion classifier; writes model.pth, metrics.json, history.csv and plots to --out"
     flags = {k: v for k, v in dict(arch=arch, epochs=epochs, img_size=img_size, pretrained=pretrained, seed=seed,
-                                   max_minutes=max_minutes, bs=bs, contrast=contrast).items() if v is not None}
+                                   max_minutes=max_minutes, bs=bs, contrast=contrast, aug=aug, mixup=mixup, cutmix=cutmix).items() if v is not None}
     try:
         cfg = load_config(config, **flags) if config else TrainConfig(**flags)
         if cfg.arch: get_arch(cfg.arch)  # an unknown architecture fails before the data is read
+        if cfg.aug != 'none':
+            from .augment import aug_pipeline; aug_pipeline(cfg.aug)  # and so does a bad augmentation
         train(data, out, cfg, resume=resume)
     except CLI_ERRORS as e: _fail('emotion_train', e)
 

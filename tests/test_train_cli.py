@@ -73,6 +73,10 @@ def _pickled(d):
     ('emotion_train', ['--data', 'EMPTY', '--pretrained', 'none'], 'the dataset is empty'),
     ('emotion_train', ['--pretrained', 'no/such/model.pth'], 'no such model file'),
     ('emotion_train', ['--config', 'no/such.yaml'], 'no such config file'),
+    ('emotion_train', ['--aug', 'extreme'], 'unknown augmentation preset'),
+    ('emotion_train', ['--aug', 'no/such_aug.yaml'], 'no such augmentation file'),
+    ('emotion_train', ['--aug', 'heavy', '--mixup', '0.4', '--cutmix', '1'], 'MixUp or CutMix, not both'),
+    ('emotion_train', ['--mixup', '-0.5'], 'alpha >= 0'),
 ])
 def test_bad_input(tmp_path, cmd, args, msg):
     "Bad input is one clear line on stderr and exit status 2, no traceback"
@@ -82,6 +86,18 @@ def test_bad_input(tmp_path, cmd, args, msg):
     r = run(BIN/cmd, *args, *extra)
     assert r.returncode == 2, (r.stdout[-2000:], r.stderr[-2000:])
     assert msg in r.stderr and 'Traceback' not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+@pytest.mark.parametrize('flags, cb', [(['--aug', 'heavy', '--mixup', '0.4'], 'mixup'), (['--aug', 'AUGFILE', '--cutmix', '1.0'], 'cutmix')])
+def test_augmentation_flags(tmp_path, flags, cb):
+    "--aug (a preset or a YAML pipeline), --mixup and --cutmix reach the run and its saved config"
+    (tmp_path/'aug.yaml').write_text('HorizontalFlip: {p: 0.5}\nGaussNoise: {std_range: [0.02, 0.05], p: 0.3}\n')
+    flags = [str(tmp_path/'aug.yaml') if f == 'AUGFILE' else f for f in flags]
+    r = run(BIN/'emotion_train', '--data', 'synthetic', '--out', tmp_path/'m', *QUICK[:-4], '--epochs', '1', '--img-size', '32', *flags)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "the Albumentations pipeline replaces fastai's batch augmentation" in r.stdout
+    import yaml
+    cfg = yaml.safe_load((tmp_path/'m'/'config.yaml').read_text())
+    assert cfg['aug'] == flags[1] and cfg['augment'] == 'none' and cfg[cb] == float(flags[3])
 
 def test_imagenet_without_network_is_a_clear_error(tmp_path):
     "No cached ImageNet weights and no network: one line naming the missing file"

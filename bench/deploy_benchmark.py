@@ -1,0 +1,99 @@
+"""Deployment benchmark: resnet18 at 224 px on this CPU — PyTorch fp32 eager vs onnxruntime fp32 vs onnxruntime int8.
+
+One run, one table (bench/results/deploy.json, shown by nbs/05_deployment.ipynb):
+
+    file size | latency p50/p95 at batch 1 and batch 32 | throughput | FER2013 PublicTest accuracy | top-1 agreement with fp32
+
+for PyTorch fp32 (eager), PyTorch with a dynamically quantized int8 head, onnxruntime fp32, onnxruntime int8 static
+(QDQ, per-channel, calibrated on 256 FER2013 training images) and onnxruntime int8 dynamic (the wrong tool for CNNs,
+for contrast). Targets checked and printed: int8 >= 4x faster than PyTorch fp32 at batch 1, >= 3.9x smaller,
+accuracy within 1 point, top-1 agreement >= 98%.
+
+The model: a resnet18 trained on FER2013 by this project (no ImageNet weights can be downloaded here). Training at
+224 px from scratch on 2 CPU cores does not fit a session, so the default model is trained progressively: from
+scratch at 64 px (`--minutes-64`), then fine-tuned at 224 px (`--minutes-224`, on `--frac-224` of the training
+images); give `--model PATH` to benchmark your own checkpoint instead."""
+import argparse, json, os, platform, sys, time
+from pathlib import Path
+os.environ.setdefault('NO_ALBUMENTATIONS_UPDATE', '1')
+import numpy as np, pandas as pd, torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+def train_resnet18(data, out, m64, m224, frac):
+    "resnet18 from scratch at 64 px, then its backbone fine-tuned at 224 px on a stratified share of the training images"
+    from emotion_nb.data import load_dataset, clean_dataset, EmotionDataset
+    from emotion_nb.train import TrainConfig, train
+    ds = clean_dataset(load_dataset(data, valid_pct=0.2, seed=42), verbose=False)
+    s1 = out/'r18_64'
+    if not (s1/'model.pth').exists():
+        train(ds, s1, TrainConfig(arch='resnet18', pretrained='none', img_size=64, max_minutes=m64, seed=42))
+    it = ds.items
+    tr = it[it.split == 'train'].groupby('label', group_keys=False).sample(frac=frac, random_state=42)
+    va = it[it.split == 'valid'].groupby('label', group_keys=False).sample(frac=0.25, random_state=42)
+    small = EmotionDataset(pd.concat([tr, va, it[it.split == 'test']]).reset_index(drop=True), ds.classes, ds.fmt, ds.root)
+    s2 = out/'r18_224'
+    if not (s2/'model.pth').exists():
+        train(small, s2, TrainConfig(arch='resnet18', pretrained=str(s1/'model.pth'), img_size=224, max_minutes=m224, seed=42,
+                                     unfreeze=[0, 0], lr_backbone=3e-4, lr_head=3e-3, warmup_epochs=0.5))
+    return s2/'model.pth', ds
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--data', default='fer2013')
+    ap.add_argument('--model', default=None, help='a resnet18 checkpoint to benchmark (default: train one, see above)')
+    ap.add_argument('--minutes-64', type=float, default=10); ap.add_argument('--minutes-224', type=float, default=9)
+    ap.add_argument('--frac-224', type=float, default=0.12)
+    ap.add_argument('--n-test', type=int, default=0, help='PublicTest images scored (0: all)')
+    ap.add_argument('--n-runs', type=int, default=40, help='timed runs at batch 1 (batch 32: a third)')
+    ap.add_argument('--out', default=str(ROOT/'runs'/'deploy_bench'))
+    ap.add_argument('--results', default=str(ROOT/'bench'/'results'/'deploy.json'))
+    a = ap.parse_args()
+    from emotion_nb.data import load_dataset, clean_dataset
+    from emotion_nb.train import load_model
+    from emotion_nb.deploy import (export_onnx, verify_onnx, verification_text, quantize_int8, quantize_dynamic_int8,
+                                   calibration_items, items_images, OnnxClassifier, torch_runner, onnx_runner,
+                                   torch_dynamic_head, compare_variants, mb, state_dict_bytes)
+    out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
+    if a.model: model_path, ds = Path(a.model), clean_dataset(load_dataset(a.data), verbose=False)
+    else: model_path, ds = train_resnet18(a.data, out, a.minutes_64, a.minutes_224, a.frac_224)
+    net, meta = load_model(model_path)
+    assert meta.arch == 'resnet18', f"{model_path} is a {meta.arch}, not a resnet18"
+    test = ds.split('test')
+    if a.n_test: test = test.sample(min(a.n_test, len(test)), random_state=0)
+    tag = '' if not a.model else f'_{Path(a.model).parent.name}'
+    fp32 = export_onnx(model_path, out/f'resnet18{tag}.onnx')
+    ver = verify_onnx(fp32, model_path, items_images(test.head(64))); print(verification_text(ver), flush=True)
+    calib = calibration_items(a.data, 256)
+    t = time.time(); int8 = quantize_int8(fp32, out/f'resnet18{tag}.int8.onnx', calib); q_s = time.time() - t
+    dyn = quantize_dynamic_int8(fp32, out/f'resnet18{tag}.dyn.onnx')
+    clf = OnnxClassifier(fp32)
+    print(f"preprocessing {len(test)} PublicTest images ...", flush=True)
+    x = np.stack([clf.preprocess(im) for im in items_images(test)]); y = test.label.map(meta.classes.index).to_numpy()
+    dyn_head = torch_dynamic_head(load_model(model_path)[0])
+    variants = {'PyTorch fp32 (eager)': (torch_runner(net), state_dict_bytes(net)),  # weights only, as torch.save writes them
+                'PyTorch, dynamic int8 head': (torch_runner(dyn_head), state_dict_bytes(dyn_head)),
+                'onnxruntime fp32': (onnx_runner(fp32), fp32.stat().st_size),
+                'onnxruntime int8 static (QDQ)': (onnx_runner(int8), int8.stat().st_size),
+                'onnxruntime int8 dynamic': (onnx_runner(dyn), dyn.stat().st_size)}
+    tab = compare_variants(variants, x, y, n_runs=a.n_runs)
+    ref, q = tab.loc['PyTorch fp32 (eager)'], tab.loc['onnxruntime int8 static (QDQ)']
+    targets = {'int8 >= 4x faster than PyTorch fp32 at batch 1': bool(q.speedup_b1 >= 4),
+               'int8 >= 3.9x smaller': bool(q.smaller >= 3.9),
+               'int8 accuracy within 1 point of fp32': bool(abs(q.accuracy - ref.accuracy) <= 0.01),
+               'int8 top-1 agreement >= 98%': bool(q.top1_agreement >= 0.98)}
+    m = json.loads((model_path.parent/'metrics.json').read_text()) if (model_path.parent/'metrics.json').exists() else {}
+    res = {'model': {'path': str(model_path), 'arch': meta.arch, 'img_size': meta.img_size, 'epochs': meta.epoch,
+                     'trained': 'from scratch at 64 px, then fine-tuned at 224 px' if not a.model else 'given', 'test_accuracy': m.get('test', {}).get('accuracy'),
+                     'test_macro_f1': m.get('test', {}).get('macro_f1'),
+                     'valid_accuracy': m.get('valid', {}).get('accuracy')},
+           'bench_size': meta.img_size, 'test_images': len(test), 'verification': ver, 'quantize_seconds': round(q_s, 1),
+           'variants': tab.to_dict('index'), 'targets': targets,
+           'machine': {'cpu_count': os.cpu_count(), 'platform': platform.platform(), 'torch': torch.__version__,
+                       'torch_threads': torch.get_num_threads(), 'onnxruntime': __import__('onnxruntime').__version__}}
+    Path(a.results).write_text(json.dumps(res, indent=1))
+    pd.set_option('display.width', 200)
+    print(tab.round(3).to_string())
+    for k, v in targets.items(): print(f"{'met' if v else 'NOT MET'}: {k}")
+
+if __name__ == '__main__': main()
