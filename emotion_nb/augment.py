@@ -4,16 +4,13 @@
 
 # %% ../nbs/04_augmentation.ipynb #1915d9e8
 from __future__ import annotations
-import copy, json, math, os, time, warnings
+import copy, math, os
 from pathlib import Path
 os.environ.setdefault('NO_ALBUMENTATIONS_UPDATE', '1')  # no network call at import
 import numpy as np, pandas as pd, torch, cv2
 import albumentations as A
-from PIL import Image
-from fastai.vision.all import RandTransform, PILImage, Learner, MixUp, CutMix, CrossEntropyLossFlat, Callback
+from fastai.vision.all import RandTransform, PILImage
 import matplotlib.pyplot as plt, seaborn as sns
-from .data import *
-from .train import *
 
 # %% auto #0
 __all__ = ['FAMILIES', 'TRANSFORMS', 'PRESETS', 'make_transform', 'aug_spec', 'aug_pipeline', 'augment_image', 'show_transforms',

@@ -4,8 +4,7 @@
 
 # %% ../nbs/05_deployment.ipynb #841dfa57
 from __future__ import annotations
-import json, logging, math, os, sys, tempfile, time, warnings
-from dataclasses import dataclass
+import json, logging, sys, tempfile, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch, onnx, onnxruntime as ort
 from onnxruntime.quantization import (quantize_static, quantize_dynamic, QuantFormat, QuantType, CalibrationDataReader,
@@ -19,15 +18,16 @@ from . import __version__
 from .data import *
 from .data import _fail
 from .train import *
-from .ensemble import load_members, align_classes, member_name
+from .ensemble import load_members
+from .gradcam import prediction_record, prediction_line
 
 # %% auto #0
 __all__ = ['META_PREFIX', 'QUANTIZE', 'onnx_metadata', 'set_metadata', 'read_metadata', 'WithProbs', 'export_graph',
-           'export_onnx', 'onnx_session', 'OnnxClassifier', 'items_images', 'verify_onnx', 'verification_text',
-           'calibration_items', 'ImageCalibrationReader', 'mb', 'quantize_int8', 'quantize_dynamic_int8',
-           'torch_dynamic_head', 'latency_ms', 'state_dict_bytes', 'torch_runner', 'onnx_runner', 'compare_variants',
-           'plot_variants', 'SoftVoteNet', 'export_ensemble', 'verify_images', 'emotion_export', 'expand_images',
-           'emotion_predict', 'deploy_report']
+           'export_onnx', 'onnx_session', 'OnnxClassifier', 'items_images', 'output_agreement', 'verify_onnx',
+           'verification_text', 'calibration_items', 'ImageCalibrationReader', 'mb', 'quantize_with', 'quantize_int8',
+           'quantize_dynamic_int8', 'torch_dynamic_head', 'latency_ms', 'state_dict_bytes', 'torch_runner',
+           'onnx_runner', 'compare_variants', 'plot_variants', 'SoftVoteNet', 'export_ensemble', 'verify_ensemble',
+           'verify_images', 'emotion_export', 'expand_images', 'emotion_predict', 'deploy_report']
 
 # %% ../nbs/05_deployment.ipynb #dc7834c1
 META_PREFIX = 'emotion_nb.'
@@ -166,6 +166,17 @@ def items_images(items:pd.DataFrame)->list[Image.Image]:
     "The images of dataset rows"
     return [read_image(r['path'], r['pixels'] if isinstance(r.get('pixels'), str) else None) for _, r in items.iterrows()]
 
+def output_agreement(ref:np.ndarray, # the reference's outputs (N x classes)
+                     got:np.ndarray, # the exported model's outputs on the same images
+                     atol:float, # largest difference accepted
+                     output:str='logit', # what is compared, for the report
+                     reference:str='PyTorch', # what produced `ref`, for the report
+                    )->dict:
+    "Largest absolute difference and top-1 agreement of two models' outputs on the same images, and a verdict"
+    diff, agree = float(np.abs(ref - got).max()), float((ref.argmax(1) == got.argmax(1)).mean())
+    return {'n_images': len(ref), 'output': output, 'reference': reference, 'max_abs_diff': diff, 'top1_agreement': agree,
+            'atol': atol, 'ok': diff <= atol and agree == 1.0}
+
 def verify_onnx(onnx_path, # the exported model
                 model_path, # the checkpoint it was exported from
                 images:list, # real images (PIL), preprocessed as in training
@@ -176,15 +187,12 @@ def verify_onnx(onnx_path, # the exported model
     clf = OnnxClassifier(onnx_path)
     x = np.stack([clf.preprocess(im) for im in images])
     with torch.no_grad(): ref = net(torch.from_numpy(x)).numpy()
-    got = clf.session.run(['logits'], {'input': x})[0]
-    diff, agree = float(np.abs(ref - got).max()), float((ref.argmax(1) == got.argmax(1)).mean())
-    return {'n_images': len(images), 'max_abs_diff_logits': diff, 'top1_agreement': agree, 'atol': atol,
-            'ok': diff <= atol and agree == 1.0}
+    return output_agreement(ref, clf.session.run(['logits'], {'input': x})[0], atol, 'logit', 'PyTorch')
 
 def verification_text(r:dict)->str:
     "One line saying whether the exported model matches"
-    return (f"{'OK' if r['ok'] else 'MISMATCH'}: on {r['n_images']} real images, onnxruntime and PyTorch agree on the top-1 class for "
-            f"{r['top1_agreement']:.1%}; largest logit difference {r['max_abs_diff_logits']:.2e} (tolerance {r['atol']:g})")
+    return (f"{'OK' if r['ok'] else 'MISMATCH'}: on {r['n_images']} real images, onnxruntime and {r['reference']} agree on the top-1 class "
+            f"for {r['top1_agreement']:.1%}; largest {r['output']} difference {r['max_abs_diff']:.2e} (tolerance {r['atol']:g})")
 
 # %% ../nbs/05_deployment.ipynb #0f2a74a9
 def calibration_items(data, # dataset name or path (a folder of images or of class folders, a CSV, ...)
@@ -206,8 +214,9 @@ class ImageCalibrationReader(CalibrationDataReader):
     "Batches of real images, preprocessed exactly as the model's input, for onnxruntime's calibration"
     def __init__(self, clf:OnnxClassifier, # the fp32 model (for its preprocessing)
                  images:list, # PIL images
-                 bs:int=16, # calibration batch size
+                 bs:int=16, # largest calibration batch size
                 ):
+        bs = max(d for d in range(1, min(bs, len(images)) + 1) if len(images) % d == 0)  # equal batches: the histogram calibrators stack them
         self.batches = [np.stack([clf.preprocess(im) for im in images[i:i + bs]]) for i in range(0, len(images), bs)]
         self.it = iter(self.batches)
     def get_next(self): return next(({'input': b} for b in self.it), None)
@@ -219,6 +228,21 @@ def mb(path)->float:
     return Path(path).stat().st_size / 2**20
 
 QUANTIZE = ('int8', 'dynamic')  # static int8 (QDQ, per-channel, calibrated) and dynamic int8 (weights only; the wrong tool for CNNs)
+
+def quantize_with(quantize, # called as quantize(fp32 path, output path)
+                  onnx_path, # fp32 model written by `export_onnx`
+                  out, # the .onnx file to write
+                  note:str, # how it was quantized, stored in the metadata
+                 )->Path:
+    "Run `quantize` on the fp32 graph after `quant_pre_process`, and carry the model's metadata over"
+    out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as d:
+        pre = Path(d)/'pre.onnx'
+        quant_pre_process(str(onnx_path), str(pre))  # shape inference and graph optimisation (folds BatchNorm into Conv)
+        quantize(str(pre), str(out))
+    m = read_metadata(onnx_path); m['quantization'] = note
+    set_metadata(out, {META_PREFIX + k: json.dumps(v) for k, v in m.items()})
+    return out
 
 def quantize_int8(onnx_path, # fp32 model written by `export_onnx`
                   out, # the int8 .onnx file to write
@@ -234,31 +258,21 @@ def quantize_int8(onnx_path, # fp32 model written by `export_onnx`
     if not images: raise ValueError("no calibration images")
     methods = {'minmax': CalibrationMethod.MinMax, 'percentile': CalibrationMethod.Percentile, 'entropy': CalibrationMethod.Entropy}
     if method not in methods: raise ValueError(f"unknown calibration method {method!r}; allowed: {', '.join(methods)}")
-    out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as d:
-        pre = Path(d)/'pre.onnx'
-        quant_pre_process(str(onnx_path), str(pre))  # shape inference and graph optimisation (folds BatchNorm into Conv)
+    def static(pre, out):
         root = logging.getLogger(); level = root.level; root.setLevel(logging.ERROR)  # per-channel notes on the head's 1-D weights
-        try: quantize_static(str(pre), str(out), ImageCalibrationReader(clf, images), quant_format=QuantFormat.QDQ,
+        try: quantize_static(pre, out, ImageCalibrationReader(clf, images), quant_format=QuantFormat.QDQ,
                              per_channel=per_channel, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                              calibrate_method=methods[method], extra_options={'ActivationSymmetric': False, 'WeightSymmetric': True})
         finally: root.setLevel(level)
-    m = read_metadata(onnx_path)
-    m['quantization'] = f"int8 static, QDQ, {'per-channel' if per_channel else 'per-tensor'} weights, {method} calibration on {len(images)} images"
-    set_metadata(out, {META_PREFIX + k: json.dumps(v) for k, v in m.items()})
-    return out
+    return quantize_with(static, onnx_path, out, f"int8 static, QDQ, {'per-channel' if per_channel else 'per-tensor'} weights, "
+                                                 f"{method} calibration on {len(images)} images")
 
 def quantize_dynamic_int8(onnx_path, # fp32 model written by `export_onnx`
                           out, # the .onnx file to write
                          )->Path:
     "Dynamic int8 quantization (weights int8, activations quantized on the fly): made for Linear/LSTM models, shown here for contrast"
-    out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as d:
-        pre = Path(d)/'pre.onnx'; quant_pre_process(str(onnx_path), str(pre))
-        quantize_dynamic(str(pre), str(out), weight_type=QuantType.QInt8)
-    m = read_metadata(onnx_path); m['quantization'] = 'int8 dynamic (weights), activations quantized at run time'
-    set_metadata(out, {META_PREFIX + k: json.dumps(v) for k, v in m.items()})
-    return out
+    return quantize_with(lambda pre, out: quantize_dynamic(pre, out, weight_type=QuantType.QInt8), onnx_path, out,
+                         'int8 dynamic (weights), activations quantized at run time')
 
 def torch_dynamic_head(model:nn.Module)->nn.Module:
     "PyTorch's dynamic quantization: int8 `nn.Linear` layers (the head); convolutions stay fp32"
@@ -366,6 +380,17 @@ def export_ensemble(model_paths:list, # member checkpoints (same classes and pre
                                     weights=net.weights.tolist(), source=[str(p) for p in model_paths]))
     return Path(out)
 
+def verify_ensemble(onnx_path, # the graph written by `export_ensemble`
+                    model_paths:list, # its member checkpoints
+                    images:list, # real images (PIL)
+                    atol:float=1e-4, # largest probability difference accepted
+                   )->dict:
+    "Run the members' soft vote in PyTorch and the ensemble graph in onnxruntime on the same images"
+    clf, ens = OnnxClassifier(onnx_path), load_members(model_paths)
+    x = np.stack([clf.preprocess(im) for im in images])
+    with torch.no_grad(): ref = SoftVoteNet(ens.models, ens.perms, read_metadata(onnx_path).get('weights'))(torch.from_numpy(x)).numpy()
+    return output_agreement(ref, clf.run(x), atol, 'probability', 'the PyTorch soft vote')
+
 # %% ../nbs/05_deployment.ipynb #6cb9a052
 def _default_verify_data(model_path)->str:
     "The data a model was trained on (from its run's metrics.json), else the built-in synthetic faces"
@@ -404,18 +429,9 @@ def emotion_export(model_path:Param("a model.pth written by emotion_train; give 
         else: export_ensemble(model_path, fp32, opset=opset)
         print(f"exported {', '.join(model_path)} -> {fp32} ({time.time() - t:.1f} s)")
         images = verify_images(verify_data or _default_verify_data(model_path[0]))
+        r = verify_onnx(fp32, model_path[0], images) if len(model_path) == 1 else verify_ensemble(fp32, model_path, images)
+        print(verification_text(r))
         clf = OnnxClassifier(fp32)
-        if len(model_path) == 1:
-            r = verify_onnx(fp32, model_path[0], images); print(verification_text(r))
-        else:
-            ens = load_members(model_path)
-            x = np.stack([clf.preprocess(im) for im in images])
-            with torch.no_grad():
-                py = SoftVoteNet(ens.models, ens.perms)(torch.from_numpy(x)).numpy()
-            got = clf.run(x); d = float(np.abs(py - got).max()); agree = float((py.argmax(1) == got.argmax(1)).mean())
-            r = {'ok': d < 1e-4 and agree == 1.0}
-            print(f"{'OK' if r['ok'] else 'MISMATCH'}: on {len(images)} real images, the ensemble graph and the Python ensemble "
-                  f"agree on the top-1 class for {agree:.1%}; largest probability difference {d:.2e}")
         sizes = [('PyTorch weights', sum(state_dict_bytes(load_model(p)[0]) for p in model_path) / 2**20), ('ONNX fp32', mb(fp32))]
         if quantize:
             q = quantize_int8(fp32, out, calib) if quantize == 'int8' else quantize_dynamic_int8(fp32, out)
@@ -465,11 +481,8 @@ def emotion_predict(images:Param("image files or folders to classify", str, narg
         try: p = clf.predict_proba([path])[0]
         except (ImageReadError, ValueError, OSError) as e:
             print(f"{prog}: skipped: {e}", file=sys.stderr); failed += 1; continue
-        order = p.argsort()[::-1][:top]
-        rec = {'image': path, 'emotion': clf.classes[order[0]], 'probability': float(p[order[0]]),
-               'top': {clf.classes[i]: float(p[i]) for i in order}}
-        if json_out: print(json.dumps(rec))
-        else: print(f"{path}: {rec['emotion']} {rec['probability']:.1%}  (" + ', '.join(f'{k} {v:.1%}' for k, v in rec['top'].items()) + ')')
+        rec = prediction_record(path, p, clf.classes, top)
+        print(json.dumps(rec) if json_out else prediction_line(rec))
     if failed: sys.exit(2)
 
 # %% ../nbs/05_deployment.ipynb #930e6f94

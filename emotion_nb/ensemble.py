@@ -4,18 +4,16 @@
 
 # %% ../nbs/02_ensembles.ipynb #e51ee6da
 from __future__ import annotations
-import hashlib, json, sys, time
+import hashlib, json, time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np, pandas as pd, torch
-from torch import nn
-from PIL import Image
 from fastcore.script import Param
 from fastai.vision.all import default_device
-import matplotlib.pyplot as plt, seaborn as sns
+import matplotlib.pyplot as plt
 from .data import *
-from .data import _fail, _split_dirs
+from .data import _fail
 from .train import *
 from .train import cli, emotion_evaluate as evaluate_one
 
@@ -156,7 +154,7 @@ def check_weights(weights, # one weight per member, or None for equal weights
     w = np.asarray(weights, dtype=float).reshape(-1)
     if len(w) != n: raise ValueError(f"{len(w)} weights for {n} members: give one weight per member")
     if not np.isfinite(w).all() or (w < 0).any(): raise ValueError(f"weights must be finite and non-negative, got {w.tolist()}")
-    if w.sum() <= 0: raise ValueError(f"weights sum to zero: at least one member needs a positive weight")
+    if w.sum() <= 0: raise ValueError("weights sum to zero: at least one member needs a positive weight")
     return w / w.sum()
 
 def soft_vote(probs:np.ndarray, # members x samples x classes

@@ -4,10 +4,10 @@
 
 # %% ../nbs/03_gradcam.ipynb #e91b49d3
 from __future__ import annotations
-import json, sys, time
+import json, sys
 from pathlib import Path
 
-import numpy as np, pandas as pd, torch
+import numpy as np, torch
 import torch.nn.functional as F
 from torch import nn
 from PIL import Image
@@ -21,7 +21,8 @@ from .train import cli
 
 # %% auto #0
 __all__ = ['get_layer', 'find_target_layer', 'scale_maps', 'GradCAM', 'GradCAMPlusPlus', 'overlay', 'explain', 'show_cams',
-           'deletion_curve', 'curve_auc', 'energy_in_mask', 'ensemble_cam', 'emotion_predict']
+           'deletion_curve', 'curve_auc', 'energy_in_mask', 'ensemble_cam', 'prediction_record', 'prediction_line',
+           'emotion_predict']
 
 # %% ../nbs/03_gradcam.ipynb #2c8bb027
 def get_layer(model:nn.Module, # any PyTorch model
@@ -211,6 +212,23 @@ def ensemble_cam(models:list, # the members (eval mode)
     size = maps[0].shape[-2:]
     mean = torch.stack([F.interpolate(mp[:, None], size=size, mode='bilinear', align_corners=False)[:, 0] for mp in maps]).mean(0)
     return scale_maps(mean, size)
+
+# %% ../nbs/03_gradcam.ipynb #ca8a8e07
+def prediction_record(path, # the image's file
+                      probs:np.ndarray, # its class probabilities
+                      classes:list, # class names, in the order of `probs`
+                      top:int=3, # how many classes to list
+                     )->dict:
+    "One image's prediction, as `--json` prints it: the top class, its probability, and the `top` classes"
+    order = probs.argsort()[::-1][:top]
+    return {'image': str(path), 'emotion': classes[order[0]], 'probability': float(probs[order[0]]),
+            'top': {classes[i]: float(probs[i]) for i in order}}
+
+def prediction_line(rec:dict, # from `prediction_record`
+                   )->str:
+    "A prediction as one readable line"
+    top = ', '.join(f'{k} {v:.1%}' for k, v in rec['top'].items())
+    return f"{rec['image']}: {rec['emotion']} {rec['probability']:.1%}  ({top})" + (f"  -> {rec['gradcam']}" if 'gradcam' in rec else '')
 
 # %% ../nbs/03_gradcam.ipynb #f3abab67
 @cli(json='json_out')

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_transfer_learning.ipynb #1ae2553b
 from __future__ import annotations
-import copy, json, math, os, pickle, random, sys, tempfile, time
+import copy, json, os, pickle, random, sys, tempfile, time
 from contextlib import ExitStack
 from functools import wraps
 from collections import OrderedDict
@@ -29,12 +29,12 @@ __all__ = ['ARCHS', 'tvm', 'CKPT_FORMAT', 'STAGES', 'METRIC_NAMES', 'SHARPNESS_R
            'resnet_body', 'features_body', 'SmallCNN', 'FerCNN', 'get_arch', 'EmotionHead', 'n_features', 'EmotionNet',
            'emotion_splitter', 'WeightsUnavailable', 'weights_enum', 'weights_file', 'imagenet_state_dict',
            'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'TrainConfig', 'save_config', 'load_config',
-           'baseline_config', 'native_size', 'is_grey', 'resolve_config', 'group_lrs', 'lr_schedule',
-           'ProgressiveUnfreeze', 'SeedEachEpoch', 'TrainAccuracy', 'TimeBudget', 'rng_state', 'set_rng_state',
-           'opt_state', 'EmotionLearner', 'Resume', 'replay_tracker', 'ReplayEarlyStopping', 'Checkpointer',
-           'pick_precision', 'augment_tfms', 'emotion_learner', 'transfer_backbone', 'build_model', 'sharpness_stats',
-           'match_sharpness', 'image_tensor', 'predict', 'classification_metrics', 'report_table', 'plot_confusion',
-           'ModelMeta', 'set_input_sharpness', 'load_model', 'eval_items', 'evaluate', 'plot_history',
+           'baseline_config', 'native_size', 'is_grey', 'check_augmentation', 'resolve_config', 'group_lrs',
+           'lr_schedule', 'ProgressiveUnfreeze', 'SeedEachEpoch', 'TrainAccuracy', 'TimeBudget', 'rng_state',
+           'set_rng_state', 'opt_state', 'EmotionLearner', 'Resume', 'replay_tracker', 'ReplayEarlyStopping',
+           'Checkpointer', 'pick_precision', 'augment_tfms', 'emotion_learner', 'transfer_backbone', 'build_model',
+           'sharpness_stats', 'match_sharpness', 'image_tensor', 'predict', 'classification_metrics', 'report_table',
+           'plot_confusion', 'ModelMeta', 'set_input_sharpness', 'load_model', 'eval_items', 'evaluate', 'plot_history',
            'overfitting_report', 'epoch_seconds', 'fit_epochs_to_budget', 'EpochSchedule', 'EpochPrinter',
            'TrainResult', 'train', 'write_report', 'summary_text', 'comparison_table', 'cli', 'emotion_train',
            'eval_dataset', 'emotion_evaluate']
@@ -295,6 +295,15 @@ def is_grey(ds:EmotionDataset, n:int=16)->bool:
     def grey(a): return a.ndim == 2 or ((a[..., 0] == a[..., 1]).all() and (a[..., 1] == a[..., 2]).all())
     return all(grey(np.asarray(item_image(r))) for _, r in ds.split('train').head(n).iterrows())
 
+def check_augmentation(cfg:TrainConfig, # the run's settings
+                      ):
+    "Refuse a bad Albumentations pipeline (04_augmentation) or MixUp/CutMix alpha, before any data is read"
+    if cfg.aug != 'none':
+        from .augment import aug_pipeline
+        aug_pipeline(cfg.aug)  # an unknown preset, transform or parameter raises here
+    if cfg.mixup < 0 or cfg.cutmix < 0: raise ValueError(f"mixup and cutmix are Beta(alpha, alpha) parameters: alpha >= 0 (0: off), not {cfg.mixup}, {cfg.cutmix}")
+    if cfg.mixup and cfg.cutmix: raise ValueError("use MixUp or CutMix, not both: each replaces the loss function for the batch it mixes")
+
 def resolve_config(cfg:TrainConfig, # settings, with `None` where the data should decide
                    ds:EmotionDataset, # the training data
                   )->tuple[TrainConfig, list[str]]:
@@ -315,12 +324,9 @@ def resolve_config(cfg:TrainConfig, # settings, with `None` where the data shoul
         cfg.contrast = 'equalize' if is_grey(ds) else 'none'
         notes.append(f"contrast {cfg.contrast} (the images are {'grey' if cfg.contrast != 'none' else 'in colour'})")
     if cfg.restarts is None: cfg.restarts = 1 if cfg.max_minutes else 2
-    if cfg.aug != 'none':
-        from .augment import aug_pipeline
-        aug_pipeline(cfg.aug)  # a bad preset, transform or parameter fails before any data is read
-        if cfg.augment != 'none': cfg.augment = 'none'; notes.append("augment none (the Albumentations pipeline replaces fastai's batch augmentation)")
-    if cfg.mixup < 0 or cfg.cutmix < 0: raise ValueError(f"mixup and cutmix are Beta(alpha, alpha) parameters: alpha >= 0 (0: off), not {cfg.mixup}, {cfg.cutmix}")
-    if cfg.mixup and cfg.cutmix: raise ValueError("use MixUp or CutMix, not both: each replaces the loss function for the batch it mixes")
+    check_augmentation(cfg)
+    if cfg.aug != 'none' and cfg.augment != 'none':
+        cfg.augment = 'none'; notes.append("augment none (the Albumentations pipeline replaces fastai's batch augmentation)")
     if cfg.pretrained == 'none' and (cfg.lr_backbone != cfg.lr_head or any(cfg.unfreeze)):
         cfg.lr_backbone, cfg.unfreeze = cfg.lr_head, [0, 0]
         notes.append(f"from scratch: every layer trains from the start at lr {cfg.lr_head:g}")
@@ -921,7 +927,7 @@ def train(data='synthetic', # dataset name or path, or an `EmotionDataset`
             learn.fit(cfg.epochs, lr=group_lrs(cfg), cbs=fit_cbs + L(cbs))
     fit_s = time.time() - t_fit
     hist = pd.DataFrame(ckpt_cb.history)
-    if not len(hist): raise RuntimeError(f"no epoch finished within the time budget; raise --max-minutes")
+    if not len(hist): raise RuntimeError("no epoch finished within the time budget; raise --max-minutes")
     n_train, n_new = int((ds.items.split == 'train').sum()), len(hist) - (state['epoch'] if state else 0)
     if fitted: cfg.epochs = learn.n_epoch  # the time budget may have re-planned it
     reason = learn.stop_reason or ('early stopping' if len(hist) < cfg.epochs else 'all epochs')
@@ -1017,8 +1023,7 @@ def emotion_train(data:str='synthetic', # dataset name or path (folder, CSV, arc
     try:
         cfg = load_config(config, **flags) if config else TrainConfig(**flags)
         if cfg.arch: get_arch(cfg.arch)  # an unknown architecture fails before the data is read
-        if cfg.aug != 'none':
-            from .augment import aug_pipeline; aug_pipeline(cfg.aug)  # and so does a bad augmentation
+        check_augmentation(cfg)  # and so does a bad augmentation
         train(data, out, cfg, resume=resume)
     except CLI_ERRORS as e: _fail('emotion_train', e)
 
