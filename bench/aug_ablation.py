@@ -13,20 +13,13 @@ the training folder, whole). Then it measures, for the best checkpoint:
 
 Figures go to bench/results/aug_ablation.json (read by nbs/04_augmentation.ipynb); finished runs are kept, so an
 interrupted benchmark continues where it stopped. Not a test: about 1 hour on a 2-core CPU with the defaults."""
-import argparse, json, os, platform, sys, time
+import argparse, json, os, platform
 from pathlib import Path
 os.environ.setdefault('NO_ALBUMENTATIONS_UPDATE', '1')
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = {'none': dict(aug='none'), 'light': dict(aug='light'), 'medium': dict(aug='medium'), 'heavy': dict(aug='heavy'),
         'heavy+mixup': dict(aug='heavy', mixup=0.4), 'heavy+cutmix': dict(aug='heavy', cutmix=1.0)}
-
-def subsample(ds, frac, seed):
-    "`ds` with a stratified `frac` of its training rows (valid and test untouched)"
-    from emotion_nb.data import EmotionDataset
-    it = ds.items
-    tr = it[it.split == 'train'].groupby('label', group_keys=False).sample(frac=frac, random_state=seed)
-    return EmotionDataset(pd.concat([tr, it[it.split != 'train']]).reset_index(drop=True), ds.classes, ds.fmt, ds.root)
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -41,7 +34,7 @@ def main():
     ap.add_argument('--redo', action='store_true', help='rerun runs already in the results file')
     a = ap.parse_args()
     import torch
-    from emotion_nb.data import load_dataset, clean_dataset, EmotionDataset
+    from emotion_nb.data import load_dataset, clean_dataset, stratified_subset, EmotionDataset
     from emotion_nb.train import TrainConfig, train, evaluate
     res_path = Path(a.results); res_path.parent.mkdir(parents=True, exist_ok=True)
     res = json.loads(res_path.read_text()) if res_path.exists() else {}
@@ -51,7 +44,7 @@ def main():
                         'cuda': torch.cuda.get_device_name(0) if torch.cuda.is_available() else None, 'torch': torch.__version__})
     res.setdefault('runs', {})
     ds = clean_dataset(load_dataset(a.data, valid_pct=0.2, seed=42), verbose=False)
-    ds = subsample(ds, a.train_frac, 42)
+    ds = stratified_subset(ds, {'train': a.train_frac}, 42)
     tr = ds.items[ds.items.split == 'train']
     clean_train = EmotionDataset(tr.sample(min(a.train_eval_n, len(tr)), random_state=0).reset_index(drop=True), ds.classes, ds.fmt, ds.root)
     print(f"{len(tr)} training images ({a.train_frac:.0%}), {int((ds.items.split == 'valid').sum())} valid, "
@@ -83,5 +76,4 @@ def main():
     print('\n' + '\n'.join(f"{n:14s} {e:3d} ep  test acc {acc:.4f}  F1 {f1:.4f}  gap clean {g:+.4f}  gap running {gr:+.4f}"
                            for n, e, acc, f1, g, gr in rows))
 
-import pandas as pd
 if __name__ == '__main__': main()

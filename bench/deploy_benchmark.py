@@ -14,7 +14,7 @@ The model: a resnet18 trained on FER2013 by this project (no ImageNet weights ca
 progressive resizing, as in fastai's course: from scratch at 64 px (`--minutes-64`), then the whole model, head
 included, trained on at 224 px (`--minutes-224`, on `--frac-224` of the training images, at `--lr-224`); give
 `--model PATH` to benchmark your own checkpoint instead."""
-import argparse, json, os, platform, sys, time
+import argparse, json, os, platform, time
 from pathlib import Path
 os.environ.setdefault('NO_ALBUMENTATIONS_UPDATE', '1')
 import numpy as np, pandas as pd, torch
@@ -32,16 +32,13 @@ class StartFrom(Callback):
 
 def train_resnet18(data, out, m64, m224, frac, lr224):
     "resnet18 from scratch at 64 px, then trained on at 224 px (all weights kept) on a stratified share of the training images"
-    from emotion_nb.data import load_dataset, clean_dataset, EmotionDataset
+    from emotion_nb.data import load_dataset, clean_dataset, stratified_subset
     from emotion_nb.train import TrainConfig, train
     ds = clean_dataset(load_dataset(data, valid_pct=0.2, seed=42), verbose=False)
     s1 = out/'r18_64'
     if not (s1/'model.pth').exists():
         train(ds, s1, TrainConfig(arch='resnet18', pretrained='none', img_size=64, max_minutes=m64, seed=42))
-    it = ds.items
-    tr = it[it.split == 'train'].groupby('label', group_keys=False).sample(frac=frac, random_state=42)
-    va = it[it.split == 'valid'].groupby('label', group_keys=False).sample(frac=0.25, random_state=42)
-    small = EmotionDataset(pd.concat([tr, va, it[it.split == 'test']]).reset_index(drop=True), ds.classes, ds.fmt, ds.root)
+    small = stratified_subset(ds, {'train': frac, 'valid': 0.25})
     s2 = out/'r18_224'
     if not (s2/'model.pth').exists():
         train(small, s2, TrainConfig(arch='resnet18', pretrained=str(s1/'model.pth'), img_size=224, max_minutes=m224, seed=42,
@@ -51,10 +48,8 @@ def train_resnet18(data, out, m64, m224, frac, lr224):
 
 def compare_calibration(fp32, stem, calib, x, y, methods):
     "Accuracy and top-1 agreement with onnxruntime fp32 of a static int8 model per calibration method, and how long each took"
-    from emotion_nb.deploy import quantize_int8, onnx_runner
-    def preds(path):
-        run = onnx_runner(path)
-        return np.concatenate([run(x[i:i + 64]) for i in range(0, len(x), 64)]).argmax(1)
+    from emotion_nb.deploy import quantize_int8, onnx_runner, predicted_classes
+    def preds(path): return predicted_classes(onnx_runner(path), x)
     ref, rows = preds(fp32), {}
     for m in methods:
         t = time.time()
@@ -83,7 +78,7 @@ def main():
     from emotion_nb.train import load_model
     from emotion_nb.deploy import (export_onnx, verify_onnx, verification_text, quantize_int8, quantize_dynamic_int8,
                                    calibration_items, items_images, OnnxClassifier, torch_runner, onnx_runner,
-                                   torch_dynamic_head, compare_variants, mb, state_dict_bytes)
+                                   torch_dynamic_head, compare_variants, state_dict_bytes)
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     if a.model: model_path, ds = Path(a.model), clean_dataset(load_dataset(a.data), verbose=False)
     else: model_path, ds = train_resnet18(a.data, out, a.minutes_64, a.minutes_224, a.frac_224, a.lr_224)

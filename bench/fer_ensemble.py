@@ -18,7 +18,7 @@ def main():
     ap.add_argument('--tta', action='store_true', help='mirrored test-time augmentation for every member')
     ap.add_argument('--results', default=str(ROOT/'bench'/'results'/'fer2013_ensemble.json'))
     a = ap.parse_args()
-    import numpy as np, torch
+    import torch
     from emotion_nb.data import load_dataset, clean_dataset
     from emotion_nb.ensemble import (load_members, cached_probs, fit_weights, fit_temperature, apply_temperature, soft_vote,
                                      compare_votes, score_row, uncertainty_summary)

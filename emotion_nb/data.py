@@ -22,7 +22,7 @@ __all__ = ['FER_CLASSES', 'FER_CSV_IDS', 'IMAGE_EXTS', 'SPLIT_NAMES', 'EXPRESSIO
            'read_emoset', 'detect_format', 'add_valid_split', 'EmotionDataset', 'synthetic_dataset', 'load_dataset',
            'inspect_image', 'AuditReport', 'audit_dataset', 'clean_dataset', 'split_stats', 'contrast_shift',
            'class_counts', 'class_weights', 'sample_weights', 'item_image', 'emotion_dataloaders',
-           'plot_class_distribution', 'show_samples', 'emotion_data']
+           'plot_class_distribution', 'show_samples', 'stratified_subset', 'emotion_data']
 
 # %% ../nbs/00_data.ipynb #38376ea2
 FER_CLASSES = ['angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise']
@@ -740,6 +740,17 @@ def show_samples(ds:EmotionDataset, # dataset to show
         axs[i, 0].set_ylabel(c, rotation=0, ha='right', va='center', fontsize=10)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/00_data.ipynb #b304fd4a
+def stratified_subset(ds:EmotionDataset, # dataset to sample from
+                      fracs:dict, # split -> share of its images to keep, e.g. {'train': 0.25}
+                      seed:int=42, # which images
+                     )->EmotionDataset:
+    "`ds` with a per-class random share of each split in `fracs`; other splits are kept whole"
+    it = ds.items
+    parts = [it[it.split == s].groupby('label', group_keys=False).sample(frac=f, random_state=seed) for s, f in fracs.items()]
+    rest = it[~it.split.isin(list(fracs))]
+    return EmotionDataset(pd.concat(parts + [rest]).reset_index(drop=True), ds.classes, ds.fmt, ds.root)
 
 # %% ../nbs/00_data.ipynb #e41b055d
 def _fail(prog, msg, code=2):

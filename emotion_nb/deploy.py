@@ -26,8 +26,8 @@ __all__ = ['META_PREFIX', 'QUANTIZE', 'onnx_metadata', 'set_metadata', 'read_met
            'export_onnx', 'onnx_session', 'OnnxClassifier', 'items_images', 'output_agreement', 'verify_onnx',
            'verification_text', 'calibration_items', 'ImageCalibrationReader', 'mb', 'quantize_with', 'quantize_int8',
            'quantize_dynamic_int8', 'torch_dynamic_head', 'latency_ms', 'state_dict_bytes', 'torch_runner',
-           'onnx_runner', 'compare_variants', 'plot_variants', 'SoftVoteNet', 'export_ensemble', 'verify_ensemble',
-           'verify_images', 'emotion_export', 'expand_images', 'emotion_predict', 'deploy_report']
+           'onnx_runner', 'predicted_classes', 'compare_variants', 'plot_variants', 'SoftVoteNet', 'export_ensemble',
+           'verify_ensemble', 'verify_images', 'emotion_export', 'expand_images', 'emotion_predict', 'deploy_report']
 
 # %% ../nbs/05_deployment.ipynb #dc7834c1
 META_PREFIX = 'emotion_nb.'
@@ -310,6 +310,13 @@ def onnx_runner(path, threads:int|None=None):
     s = onnx_session(path, threads)
     return lambda x: s.run(['probs'], {'input': x})[0]
 
+def predicted_classes(run, # from `torch_runner` or `onnx_runner`
+                      x:np.ndarray, # preprocessed images (N x 3 x S x S)
+                      bs:int=64, # images per call
+                     )->np.ndarray:
+    "The top-1 class of each image, in batches"
+    return np.concatenate([run(x[i:i + bs]) for i in range(0, len(x), bs)]).argmax(1)
+
 def compare_variants(variants:dict, # name -> (runner from `torch_runner`/`onnx_runner`, file size in bytes)
                      x:np.ndarray, # preprocessed evaluation images (N x 3 x S x S)
                      y:np.ndarray, # their class indices
@@ -322,7 +329,7 @@ def compare_variants(variants:dict, # name -> (runner from `torch_runner`/`onnx_
     s = bench_size or x.shape[-1]
     rng = np.random.default_rng(0)
     b1, b32 = rng.standard_normal((1, 3, s, s), dtype=np.float32), rng.standard_normal((32, 3, s, s), dtype=np.float32)
-    preds = {n: np.concatenate([run(x[i:i + 64]) for i in range(0, len(x), 64)]).argmax(1) for n, (run, _) in variants.items()}
+    preds = {n: predicted_classes(run, x) for n, (run, _) in variants.items()}
     rows = {}
     for n, (run, size) in variants.items():
         l1, l32 = latency_ms(lambda: run(b1), n_runs), latency_ms(lambda: run(b32), max(5, n_runs // 3))
