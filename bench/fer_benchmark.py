@@ -46,7 +46,7 @@ def train_run(name, data, out, *flags):
                'wall_seconds': round(wall, 1), 'history_csv': hist,
                **{k: m[k] for k in ('arch', 'pretrained', 'img_size', 'epochs_run', 'epochs_planned', 'stopped_by', 'best_epoch',
                                     'train_images', 'train_images_per_s', 'fit_seconds', 'device', 'precision', 'overfitting')},
-               'valid': {k: m['valid'][k] for k in ('n', 'accuracy', 'macro_f1')}}
+               'contrast': m['config']['contrast'], 'valid': {k: m['valid'][k] for k in ('n', 'accuracy', 'macro_f1')}}
 
 def rescore(res, out, fer, save):
     "Re-evaluate the FER2013 runs in `out`; the earlier PublicTest figures are kept as `test_unmatched`"

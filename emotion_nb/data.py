@@ -14,15 +14,16 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps, UnidentifiedImageError
 from fastcore.script import call_parse
 
 # %% auto #0
-__all__ = ['FER_CLASSES', 'FER_CSV_IDS', 'IMAGE_EXTS', 'SPLIT_NAMES', 'EXPRESSIONS', 'CONTRAST', 'DATA_FILES', 'COLUMNS',
-           'CKPLUS_NAME', 'FER_USAGE', 'PATH_COLS', 'LABEL_COLS', 'EMOSET_ATTRS', 'ARCHIVE', 'READERS', 'SEVERITY',
-           'SPLIT_RANK', 'to_rgb', 'ImageReadError', 'pixels_to_image', 'open_image', 'read_image', 'draw_face',
-           'make_synthetic', 'normalize_contrast', 'sharpness', 'cache_dir', 'data_dirs', 'find_data',
-           'extract_archive', 'read_folders', 'read_ckplus', 'read_fer_csv', 'read_split_csvs', 'emoset_classes',
-           'read_emoset', 'detect_format', 'add_valid_split', 'EmotionDataset', 'synthetic_dataset', 'load_dataset',
-           'inspect_image', 'AuditReport', 'audit_dataset', 'clean_dataset', 'split_stats', 'contrast_shift',
-           'class_counts', 'class_weights', 'sample_weights', 'item_image', 'emotion_dataloaders',
-           'plot_class_distribution', 'show_samples', 'stratified_subset', 'emotion_data']
+__all__ = ['FER_CLASSES', 'FER_CSV_IDS', 'IMAGE_EXTS', 'SPLIT_NAMES', 'EXPRESSIONS', 'CONTRAST', 'DETAIL_SIZES', 'DATA_FILES',
+           'COLUMNS', 'CKPLUS_NAME', 'FER_USAGE', 'PATH_COLS', 'LABEL_COLS', 'EMOSET_ATTRS', 'ARCHIVE', 'READERS',
+           'SEVERITY', 'SPLIT_RANK', 'CACHE_BYTES', 'to_rgb', 'ImageReadError', 'pixels_to_image', 'open_image',
+           'read_image', 'draw_face', 'make_synthetic', 'normalize_contrast', 'sharpness', 'detail_loss', 'detail_size',
+           'cache_dir', 'data_dirs', 'find_data', 'extract_archive', 'read_folders', 'read_ckplus', 'read_fer_csv',
+           'read_split_csvs', 'emoset_classes', 'read_emoset', 'detect_format', 'add_valid_split', 'EmotionDataset',
+           'synthetic_dataset', 'load_dataset', 'inspect_image', 'AuditReport', 'audit_dataset', 'clean_dataset',
+           'split_stats', 'contrast_shift', 'class_counts', 'class_weights', 'sample_weights', 'item_image',
+           'ImageCache', 'emotion_dataloaders', 'plot_class_distribution', 'show_samples', 'stratified_subset',
+           'emotion_data']
 
 # %% ../nbs/00_data.ipynb #38376ea2
 FER_CLASSES = ['angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise']
@@ -215,6 +216,32 @@ def sharpness(im:Image.Image, # any PIL image
     if min(a.shape) < 3: return 0.
     lap = np.abs(4 * a[1:-1, 1:-1] - a[:-2, 1:-1] - a[2:, 1:-1] - a[1:-1, :-2] - a[1:-1, 2:]).mean()
     return float(lap / a.std()) if a.std() > 1e-6 else 0.
+
+# %% ../nbs/00_data.ipynb #1c158a09
+def detail_loss(im:Image.Image, # any PIL image
+                size:int, # side to shrink the image to, and enlarge it back from
+               )->float:
+    "RMS change of the grey levels when `im` is shrunk to `size` x `size` and enlarged back, over their std"
+    g = im.convert('L')
+    a = np.asarray(g, dtype=np.float32)
+    if a.std() < 1e-6: return 0.
+    back = np.asarray(g.resize((size, size), Image.BILINEAR).resize(g.size, Image.BILINEAR), dtype=np.float32)
+    return float(np.sqrt(((a - back) ** 2).mean()) / a.std())
+
+DETAIL_SIZES = (8, 12, 16, 24, 32, 48, 64, 96, 128, 160, 224)  # candidate sides, smallest first
+
+def detail_size(images, # PIL images, e.g. a sample of the training images
+                tol:float=0.05, # median detail loss that counts as nothing lost
+                sizes=DETAIL_SIZES, # candidate sides, smallest first
+               )->int:
+    "The smallest side in `sizes` that keeps the images' detail (median `detail_loss` < `tol`); else their own largest side"
+    images = list(images)
+    if not images: raise ValueError("detail_size needs at least one image")
+    px = max(max(im.size) for im in images)
+    for s in sizes:
+        if s >= px: break
+        if np.median([detail_loss(im, s) for im in images]) < tol: return s
+    return px
 
 # %% ../nbs/00_data.ipynb #1bf2ddd3
 DATA_FILES = {'fer2013': 'fer2013-dev.tar.gz', 'fer2013_sample': 'fer2013_sample.csv', 'ckplus48': 'ckplus48.tar.gz'}
@@ -676,14 +703,28 @@ def item_image(row, # a row of a dataset table
     px = row['pixels'] if isinstance(row['pixels'], str) else None
     return PILImage(normalize_contrast(read_image(row['path'], px), contrast))
 
+class ImageCache:
+    "`item_image`, resized to `size` x `size`: decoded once, then served from memory"
+    def __init__(self, size:int, contrast:str='none'): self.size, self.contrast, self.images = size, contrast, {}
+    def __call__(self, row)->PILImage:
+        im = self.images.get(row.name)  # `row.name`: the row's index in the loaders' own table
+        if im is None:
+            im = item_image(row, self.contrast)
+            if im.size != (self.size, self.size): im = PILImage(im.resize((self.size, self.size), Image.BILINEAR))
+            self.images[row.name] = im
+        return im
+
+CACHE_BYTES = 2**30  # `emotion_dataloaders` keeps images in memory when they fit in this
+
 def emotion_dataloaders(ds:EmotionDataset, # dataset (audit and clean it first)
                         img_size:int=64, # side of the square images fed to the model
                         bs:int=32, # batch size
                         balanced:bool=False, # draw training images with a class-balanced sampler
                         seed:int=42, # seed for shuffling and sampling
                         contrast:str='none', # per-image contrast normalisation: 'none', 'autocontrast', 'equalize'
-                        item_tfms=None, # per-item transforms (default: resize to `img_size`)
+                        item_tfms=None, # per-item transforms, after the resize to `img_size`
                         batch_tfms=None, # per-batch transforms (augmentation, normalisation)
+                        cache:bool|None=None, # keep the decoded, resized images in memory (None: when they fit in `CACHE_BYTES`)
                         **kwargs, # passed to `DataBlock.dataloaders` (num_workers, device, ...)
                        )->DataLoaders:
     "fastai `DataLoaders` for the train and valid rows of `ds`"
@@ -691,9 +732,10 @@ def emotion_dataloaders(ds:EmotionDataset, # dataset (audit and clean it first)
     src['is_valid'] = src.split == 'valid'
     if not (src.split == 'train').any(): raise ValueError(f"{ds.root}: no training images")
     if not (src.split == 'valid').any(): raise ValueError(f"{ds.root}: no validation images")
-    dblock = DataBlock(blocks=(ImageBlock, CategoryBlock(vocab=ds.classes)), get_x=partial(item_image, contrast=contrast), get_y=ColReader('label'),
-                       splitter=ColSplitter('is_valid'),
-                       item_tfms=item_tfms if item_tfms is not None else Resize(img_size, method='squish'), batch_tfms=batch_tfms)
+    if cache is None: cache = len(src) * img_size * img_size * 3 <= CACHE_BYTES
+    get_x, resize = (ImageCache(img_size, contrast), []) if cache else (partial(item_image, contrast=contrast), [Resize(img_size, method='squish')])
+    dblock = DataBlock(blocks=(ImageBlock, CategoryBlock(vocab=ds.classes)), get_x=get_x, get_y=ColReader('label'),
+                       splitter=ColSplitter('is_valid'), item_tfms=resize + list(item_tfms or []), batch_tfms=batch_tfms)
     set_seed(seed, reproducible=True)
     kwargs.setdefault('num_workers', 0)
     if balanced:  # weights from the training rows only (fastai uses the training part of `wgts`)

@@ -110,7 +110,9 @@ def ensemble_probs(ens:Ensemble, # from `load_members`
     "Probabilities of every member: an array (members x items x classes), columns in `ens.classes` order"
     keys = list(dict.fromkeys(_prep_key(m) for m in ens.metas))
     which = [keys.index(_prep_key(m)) for m in ens.metas]
-    dl = torch.utils.data.DataLoader(_SharedItems(items.reset_index(drop=True), keys), batch_size=bs)
+    items = items.reset_index(drop=True)  # each input fits its blur radius on this set, as `predict` does
+    keys = [k if k[4] is None else (*k[:4], tuple(sorted(with_set_radius(dict(k[4]), items, k[0], k[3]).items()))) for k in keys]
+    dl = torch.utils.data.DataLoader(_SharedItems(items, keys), batch_size=bs)
     out = [[] for _ in ens.models]
     for xs in dl:
         for j, (model, k) in enumerate(zip(ens.models, which)):
@@ -123,7 +125,7 @@ def ensemble_probs(ens:Ensemble, # from `load_members`
 
 # %% ../nbs/02_ensembles.ipynb #125d687f
 def _cache_key(ens:Ensemble, items:pd.DataFrame, tta:bool)->str:
-    h = hashlib.sha1()
+    h = hashlib.sha1(b'set-radius')  # the preprocessing's version: caches of older versions are not reused
     for m in ens.metas:
         st = Path(m.path).stat(); h.update(f'{Path(m.path).resolve()}|{st.st_size}|{st.st_mtime_ns}'.encode())
     h.update('|'.join(items.path.astype(str)).encode()); h.update(str(tta).encode())

@@ -29,12 +29,13 @@ __all__ = ['ARCHS', 'tvm', 'CKPT_FORMAT', 'STAGES', 'METRIC_NAMES', 'SHARPNESS_R
            'resnet_body', 'features_body', 'SmallCNN', 'FerCNN', 'get_arch', 'EmotionHead', 'n_features', 'EmotionNet',
            'emotion_splitter', 'WeightsUnavailable', 'weights_enum', 'weights_file', 'imagenet_state_dict',
            'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'TrainConfig', 'save_config', 'load_config',
-           'baseline_config', 'native_size', 'is_grey', 'check_augmentation', 'resolve_config', 'group_lrs',
-           'lr_schedule', 'ProgressiveUnfreeze', 'SeedEachEpoch', 'TrainAccuracy', 'TimeBudget', 'rng_state',
-           'set_rng_state', 'opt_state', 'EmotionLearner', 'Resume', 'replay_tracker', 'ReplayEarlyStopping',
-           'Checkpointer', 'pick_precision', 'augment_tfms', 'emotion_learner', 'transfer_backbone', 'build_model',
-           'sharpness_stats', 'match_sharpness', 'image_tensor', 'predict', 'classification_metrics', 'report_table',
-           'plot_confusion', 'ModelMeta', 'set_input_sharpness', 'load_model', 'eval_items', 'evaluate', 'plot_history',
+           'baseline_config', 'native_size', 'is_grey', 'train_sample', 'check_augmentation', 'resolve_config',
+           'group_lrs', 'lr_schedule', 'ProgressiveUnfreeze', 'SeedEachEpoch', 'TrainAccuracy', 'TimeBudget',
+           'rng_state', 'set_rng_state', 'opt_state', 'EmotionLearner', 'Resume', 'replay_tracker',
+           'ReplayEarlyStopping', 'Checkpointer', 'pick_precision', 'augment_tfms', 'emotion_learner',
+           'transfer_backbone', 'build_model', 'sharpness_stats', 'match_sharpness', 'set_blur_radius',
+           'with_set_radius', 'image_tensor', 'predict', 'classification_metrics', 'report_table', 'plot_confusion',
+           'ModelMeta', 'set_input_sharpness', 'load_model', 'eval_items', 'evaluate', 'plot_history',
            'overfitting_report', 'epoch_seconds', 'fit_epochs_to_budget', 'EpochSchedule', 'EpochPrinter',
            'TrainResult', 'train', 'write_report', 'summary_text', 'comparison_table', 'cli', 'emotion_train',
            'eval_dataset', 'emotion_evaluate']
@@ -220,7 +221,7 @@ class TrainConfig:
     "Every setting of a training run"
     arch:str|None = None # a key of `ARCHS` (None: the checkpoint's with a checkpoint, fer_cnn from scratch on images <= 64 px, else resnet18)
     pretrained:str = 'imagenet' # 'imagenet', 'none', or a checkpoint of this project (source-task transfer)
-    img_size:int|None = None # side of the square model input (None: the data's own size if <= 64 px, else 224)
+    img_size:int|None = None # side of the square model input (None: 224 for images > 64 px; else a checkpoint's own size, from scratch `detail_size`, or the images' size)
     bs:int = 32 # batch size
     epochs:int|None = None # epochs (None: 40, or what fits in `max_minutes`)
     lr_backbone:float = 3e-5 # learning rate of the early backbone (from scratch: `lr_head` everywhere)
@@ -295,6 +296,14 @@ def is_grey(ds:EmotionDataset, n:int=16)->bool:
     def grey(a): return a.ndim == 2 or ((a[..., 0] == a[..., 1]).all() and (a[..., 1] == a[..., 2]).all())
     return all(grey(np.asarray(item_image(r))) for _, r in ds.split('train').head(n).iterrows())
 
+def train_sample(ds:EmotionDataset, n:int=200, seed:int=0)->list:
+    "A random sample of `n` training images (unreadable ones left out: the audit reports them)"
+    rows, out = ds.split('train'), []
+    for _, r in rows.sample(min(n, len(rows)), random_state=seed).iterrows():
+        try: out.append(item_image(r))
+        except ImageReadError: pass
+    return out
+
 def check_augmentation(cfg:TrainConfig, # the run's settings
                       ):
     "Refuse a bad Albumentations pipeline (04_augmentation) or MixUp/CutMix alpha, before any data is read"
@@ -313,7 +322,13 @@ def resolve_config(cfg:TrainConfig, # settings, with `None` where the data shoul
     px = native_size(ds)
     if cfg.img_size is None:
         cfg.img_size = px if px <= 64 else 224
-        notes.append(f"img_size {cfg.img_size} (the images are {px} px)")
+        why = f'the images are {px} px'
+        if cfg.pretrained not in ('imagenet', 'none', None) and px <= 64:  # keep the scale the source backbone learned at
+            cfg.img_size = load_checkpoint(cfg.pretrained)['img_size']; why += ", the checkpoint's own input size"
+        elif cfg.pretrained == 'none' and px <= 64:  # from scratch, the input need not be larger than the images' detail
+            cfg.img_size = detail_size(train_sample(ds))
+            if cfg.img_size < px: why += f', but their detail fits in {cfg.img_size} px: detail_size'
+        notes.append(f"img_size {cfg.img_size} ({why})")
     if cfg.arch is None:
         if cfg.pretrained not in ('imagenet', 'none', None):
             cfg.arch = load_checkpoint(cfg.pretrained)['arch']; why = 'the architecture of the checkpoint'
@@ -552,7 +567,7 @@ def emotion_learner(ds:EmotionDataset, # cleaned dataset with train and valid ro
                    )->EmotionLearner:
     "A fastai `Learner` set up with the recipe in `cfg`"
     device = torch.device(device) if device is not None else default_device()
-    item_tfms = [Resize(cfg.img_size, method='squish')]
+    item_tfms = []
     if cfg.aug != 'none':  # training images only, after the resize (04_augmentation)
         from .augment import AlbumentationsTransform
         item_tfms.append(AlbumentationsTransform(cfg.aug, seed=cfg.seed))
@@ -623,7 +638,33 @@ def match_sharpness(img:Image.Image, # an input image
     measure = lambda im: sharpness(normalize_contrast(im, contrast), size)
     if measure(img) <= target['limit']: return img
     scale = max(img.size) / size  # the radii are in model-input pixels
+    if target.get('radius'): return img.filter(ImageFilter.GaussianBlur(target['radius'] * scale))  # one radius for a whole set
     return min((img.filter(ImageFilter.GaussianBlur(r * scale)) for r in SHARPNESS_RADII), key=lambda b: abs(measure(b) - target['median']))
+
+# %% ../nbs/01_transfer_learning.ipynb #9c4a992e
+def set_blur_radius(images, # PIL images of one set (e.g. a sample of a test split)
+                    size:int, # model input side
+                    target:dict, # `sharpness_stats` of the training images
+                    contrast:str='none', # the model's contrast normalisation
+                   )->float|None:
+    "One Gaussian radius (model-input pixels) that brings the set's sharp images to the training median sharpness; None if none is sharp"
+    measure = lambda im: sharpness(normalize_contrast(im, contrast), size)
+    sharp = [im for im in images if measure(im) > target['limit']]
+    if not sharp: return None
+    med = [np.median([measure(im.filter(ImageFilter.GaussianBlur(r * max(im.size) / size))) for im in sharp]) for r in SHARPNESS_RADII]
+    return float(np.interp(target['median'], med[::-1], SHARPNESS_RADII[::-1]))  # sharpness falls as the radius grows
+
+def with_set_radius(target:dict|None, # `sharpness_stats` of the training images (or None)
+                    items:pd.DataFrame, # the rows about to be scored
+                    size:int, contrast:str='none', # the model's input side and contrast normalisation
+                    n:int=200, seed:int=0, # sample of rows the radius is fitted on
+                   )->dict|None:
+    "`target` with the `radius` of `set_blur_radius` fitted on a sample of `items` (unchanged when not needed)"
+    if not target or target.get('radius') or len(items) < 2: return target
+    rows = items.sample(min(n, len(items)), random_state=seed)
+    ims = [read_image(r['path'], r['pixels'] if isinstance(r.get('pixels'), str) else None) for _, r in rows.iterrows()]
+    r = set_blur_radius(ims, size, target, contrast)
+    return {**target, 'radius': r} if r else target
 
 # %% ../nbs/01_transfer_learning.ipynb #3a939018
 def image_tensor(img:Image.Image, # any PIL image (converted to RGB)
@@ -660,7 +701,9 @@ def predict(model:nn.Module, # an eval-mode model
            )->np.ndarray:
     "Class probabilities for every row of `items`"
     model.eval(); device = device or next(model.parameters()).device
-    dl = torch.utils.data.DataLoader(_Items(items.reset_index(drop=True), img_size, mean, std, contrast, target_sharpness), batch_size=bs)
+    items = items.reset_index(drop=True)
+    target_sharpness = with_set_radius(target_sharpness, items, img_size, contrast)
+    dl = torch.utils.data.DataLoader(_Items(items, img_size, mean, std, contrast, target_sharpness), batch_size=bs)
     out = []
     for xb in dl:
         xb = xb.to(device); p = model(xb).float().softmax(-1)

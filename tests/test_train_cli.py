@@ -113,7 +113,7 @@ def test_fer2013_end_to_end(tmp_path):
     r = run(BIN/'emotion_train', '--data', 'fer2013', '--out', tmp_path/'fer', '--arch', 'small_cnn', '--pretrained', 'none',
             '--epochs', '1', '--bs', '256')
     assert r.returncode == 0, r.stderr[-3000:]
-    assert 'img_size 48 (the images are 48 px)' in r.stdout
+    assert 'img_size 24 (the images are 48 px, but their detail fits in 24 px: detail_size)' in r.stdout
     r = run(BIN/'emotion_evaluate', '--model', tmp_path/'fer'/'model.pth', '--data', 'fer2013', '--json')
     assert r.returncode == 0, r.stderr[-3000:]
     m = json.loads(r.stdout)
