@@ -18,7 +18,7 @@ from PIL import Image, ImageFilter
 from fastcore.script import anno_parser
 from fastai.vision.all import (Learner, Callback, TrackerCallback, EarlyStoppingCallback, GradientClip, ParamScheduler,
                                SchedCos, SchedLin, SchedNo, combine_scheds, combined_cos, CrossEntropyLossFlat, Adam, accuracy, F1Score,
-                               LinBnDrop, aug_transforms, Normalize, Resize, MixUp, CutMix, imagenet_stats, set_seed, CancelFitException,
+                               LinBnDrop, aug_transforms, Normalize, MixUp, CutMix, imagenet_stats, set_seed, CancelFitException,
                                CancelEpochException, L, default_device)
 import matplotlib.pyplot as plt, seaborn as sns
 from .data import *
