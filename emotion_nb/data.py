@@ -700,8 +700,8 @@ def item_image(row, # a row of a dataset table
                contrast:str='none', # contrast normalisation (see `normalize_contrast`)
               )->PILImage:
     "The image of one table row (file or FER2013 pixel string) as a fastai `PILImage`"
-    px = row['pixels'] if isinstance(row['pixels'], str) else None
-    return PILImage(normalize_contrast(read_image(row['path'], px), contrast))
+    px = row.get('pixels')  # absent or NaN for image files
+    return PILImage(normalize_contrast(read_image(row['path'], px if isinstance(px, str) else None), contrast))
 
 class ImageCache:
     "`item_image`, resized to `size` x `size`: decoded once, then served from memory"

@@ -29,7 +29,7 @@ __all__ = ['ARCHS', 'tvm', 'CKPT_FORMAT', 'STAGES', 'METRIC_NAMES', 'SHARPNESS_R
            'resnet_body', 'features_body', 'SmallCNN', 'FerCNN', 'get_arch', 'EmotionHead', 'n_features', 'EmotionNet',
            'emotion_splitter', 'WeightsUnavailable', 'weights_enum', 'weights_file', 'imagenet_state_dict',
            'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'TrainConfig', 'save_config', 'load_config',
-           'baseline_config', 'native_size', 'is_grey', 'train_sample', 'check_augmentation', 'resolve_config',
+           'baseline_config', 'native_size', 'is_grey', 'sample_images', 'check_augmentation', 'resolve_config',
            'group_lrs', 'lr_schedule', 'ProgressiveUnfreeze', 'SeedEachEpoch', 'TrainAccuracy', 'TimeBudget',
            'rng_state', 'set_rng_state', 'opt_state', 'EmotionLearner', 'Resume', 'replay_tracker',
            'ReplayEarlyStopping', 'Checkpointer', 'pick_precision', 'augment_tfms', 'emotion_learner',
@@ -296,9 +296,9 @@ def is_grey(ds:EmotionDataset, n:int=16)->bool:
     def grey(a): return a.ndim == 2 or ((a[..., 0] == a[..., 1]).all() and (a[..., 1] == a[..., 2]).all())
     return all(grey(np.asarray(item_image(r))) for _, r in ds.split('train').head(n).iterrows())
 
-def train_sample(ds:EmotionDataset, n:int=200, seed:int=0)->list:
-    "A random sample of `n` training images (unreadable ones left out: the audit reports them)"
-    rows, out = ds.split('train'), []
+def sample_images(rows:pd.DataFrame, n:int=200, seed:int=0)->list:
+    "A random sample of `n` images of the table `rows` (unreadable ones left out: the audit and the scoring report them)"
+    out = []
     for _, r in rows.sample(min(n, len(rows)), random_state=seed).iterrows():
         try: out.append(item_image(r))
         except ImageReadError: pass
@@ -326,7 +326,7 @@ def resolve_config(cfg:TrainConfig, # settings, with `None` where the data shoul
         if cfg.pretrained not in ('imagenet', 'none', None) and px <= 64:  # keep the scale the source backbone learned at
             cfg.img_size = load_checkpoint(cfg.pretrained)['img_size']; why += ", the checkpoint's own input size"
         elif cfg.pretrained == 'none' and px <= 64:  # from scratch, the input need not be larger than the images' detail
-            cfg.img_size = detail_size(train_sample(ds))
+            cfg.img_size = detail_size(sample_images(ds.split('train')))
             if cfg.img_size < px: why += f', but their detail fits in {cfg.img_size} px: detail_size'
         notes.append(f"img_size {cfg.img_size} ({why})")
     if cfg.arch is None:
@@ -661,9 +661,7 @@ def with_set_radius(target:dict|None, # `sharpness_stats` of the training images
                    )->dict|None:
     "`target` with the `radius` of `set_blur_radius` fitted on a sample of `items` (unchanged when not needed)"
     if not target or target.get('radius') or len(items) < 2: return target
-    rows = items.sample(min(n, len(items)), random_state=seed)
-    ims = [read_image(r['path'], r['pixels'] if isinstance(r.get('pixels'), str) else None) for _, r in rows.iterrows()]
-    r = set_blur_radius(ims, size, target, contrast)
+    r = set_blur_radius(sample_images(items, n, seed), size, target, contrast)
     return {**target, 'radius': r} if r else target
 
 # %% ../nbs/01_transfer_learning.ipynb #3a939018
