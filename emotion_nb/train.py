@@ -33,9 +33,9 @@ __all__ = ['ARCHS', 'tvm', 'CKPT_FORMAT', 'STAGES', 'METRIC_NAMES', 'SHARPNESS_R
            'group_lrs', 'lr_schedule', 'ProgressiveUnfreeze', 'SeedEachEpoch', 'TrainAccuracy', 'TimeBudget',
            'rng_state', 'set_rng_state', 'opt_state', 'EmotionLearner', 'Resume', 'replay_tracker',
            'ReplayEarlyStopping', 'Checkpointer', 'pick_precision', 'augment_tfms', 'emotion_learner',
-           'transfer_backbone', 'build_model', 'sharpness_stats', 'match_sharpness', 'set_blur_radius',
-           'with_set_radius', 'image_tensor', 'predict', 'classification_metrics', 'report_table', 'plot_confusion',
-           'ModelMeta', 'set_input_sharpness', 'load_model', 'eval_items', 'evaluate', 'plot_history',
+           'transfer_backbone', 'build_model', 'input_sharpness', 'sharpness_stats', 'match_sharpness',
+           'set_blur_radius', 'with_set_radius', 'image_tensor', 'predict', 'classification_metrics', 'report_table',
+           'plot_confusion', 'ModelMeta', 'set_input_sharpness', 'load_model', 'eval_items', 'evaluate', 'plot_history',
            'overfitting_report', 'epoch_seconds', 'fit_epochs_to_budget', 'EpochSchedule', 'EpochPrinter',
            'TrainResult', 'train', 'write_report', 'summary_text', 'comparison_table', 'cli', 'emotion_train',
            'eval_dataset', 'emotion_evaluate']
@@ -320,18 +320,18 @@ def resolve_config(cfg:TrainConfig, # settings, with `None` where the data shoul
     cfg, notes = copy.deepcopy(cfg), []
     if cfg.arch is not None: get_arch(cfg.arch)
     px = native_size(ds)
+    ckpt = load_checkpoint(cfg.pretrained) if cfg.pretrained not in ('imagenet', 'none', None) else None
     if cfg.img_size is None:
         cfg.img_size = px if px <= 64 else 224
         why = f'the images are {px} px'
-        if cfg.pretrained not in ('imagenet', 'none', None) and px <= 64:  # keep the scale the source backbone learned at
-            cfg.img_size = load_checkpoint(cfg.pretrained)['img_size']; why += ", the checkpoint's own input size"
+        if ckpt and px <= 64:  # keep the scale the source backbone learned at
+            cfg.img_size = ckpt['img_size']; why += ", the checkpoint's own input size"
         elif cfg.pretrained == 'none' and px <= 64:  # from scratch, the input need not be larger than the images' detail
             cfg.img_size = detail_size(sample_images(ds.split('train')))
             if cfg.img_size < px: why += f', but their detail fits in {cfg.img_size} px: detail_size'
         notes.append(f"img_size {cfg.img_size} ({why})")
     if cfg.arch is None:
-        if cfg.pretrained not in ('imagenet', 'none', None):
-            cfg.arch = load_checkpoint(cfg.pretrained)['arch']; why = 'the architecture of the checkpoint'
+        if ckpt: cfg.arch, why = ckpt['arch'], 'the architecture of the checkpoint'
         elif cfg.pretrained == 'none' and cfg.img_size <= 64: cfg.arch, why = 'fer_cnn', f'from scratch on {cfg.img_size} px images'
         else: cfg.arch, why = 'resnet18', 'the default backbone'
         notes.append(f"arch {cfg.arch} ({why})")
@@ -619,6 +619,13 @@ def build_model(arch:str='resnet18', # a key of `ARCHS`
 # %% ../nbs/01_transfer_learning.ipynb #f07f3927
 SHARPNESS_RADII = (0.5, 0.75, 1, 1.25, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6)  # Gaussian radii tried, in model-input pixels
 
+def input_sharpness(im:Image.Image, # an image
+                    size:int, # model input side
+                    contrast:str='none', # the model's contrast normalisation
+                   )->float:
+    "`sharpness` of `im` as the model sees it: contrast-normalised, at `size` x `size`"
+    return sharpness(normalize_contrast(im, contrast), size)
+
 def sharpness_stats(ds:EmotionDataset, # training data
                     size:int, # model input side
                     contrast:str='none', # the model's contrast normalisation
@@ -626,7 +633,7 @@ def sharpness_stats(ds:EmotionDataset, # training data
                    )->dict:
     "Median and limit (1.5 x the 99th percentile) of the training images' sharpness, as the model sees them"
     rows = ds.split('train'); rows = rows.sample(min(n, len(rows)), random_state=seed)
-    s = np.array([sharpness(normalize_contrast(item_image(r), contrast), size) for _, r in rows.iterrows()])
+    s = np.array([input_sharpness(item_image(r), size, contrast) for _, r in rows.iterrows()])
     return {'median': float(np.median(s)), 'limit': float(1.5 * np.percentile(s, 99))}
 
 def match_sharpness(img:Image.Image, # an input image
@@ -635,7 +642,7 @@ def match_sharpness(img:Image.Image, # an input image
                     contrast:str='none', # the model's contrast normalisation
                    )->Image.Image:
     "`img` blurred to the training sharpness if it is sharper than every training image, else `img` itself"
-    measure = lambda im: sharpness(normalize_contrast(im, contrast), size)
+    measure = lambda im: input_sharpness(im, size, contrast)
     if measure(img) <= target['limit']: return img
     scale = max(img.size) / size  # the radii are in model-input pixels
     if target.get('radius'): return img.filter(ImageFilter.GaussianBlur(target['radius'] * scale))  # one radius for a whole set
@@ -648,7 +655,7 @@ def set_blur_radius(images, # PIL images of one set (e.g. a sample of a test spl
                     contrast:str='none', # the model's contrast normalisation
                    )->float|None:
     "One Gaussian radius (model-input pixels) that brings the set's sharp images to the training median sharpness; None if none is sharp"
-    measure = lambda im: sharpness(normalize_contrast(im, contrast), size)
+    measure = lambda im: input_sharpness(im, size, contrast)
     sharp = [im for im in images if measure(im) > target['limit']]
     if not sharp: return None
     med = [np.median([measure(im.filter(ImageFilter.GaussianBlur(r * max(im.size) / size))) for im in sharp]) for r in SHARPNESS_RADII]
