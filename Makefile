@@ -19,7 +19,7 @@ $(VENV)/.installed: settings.ini setup.py
 install: $(VENV)/.installed
 
 demo: install  ## the main job on the built-in data: train, evaluate, report (runs/demo/)
-	$(VENV)/bin/emotion_train --data synthetic --arch resnet18 --pretrained none --img-size 64 --epochs 15 --out runs/demo
+	$(VENV)/bin/emotion_train --data synthetic --epochs 15 --out runs/demo
 	$(VENV)/bin/emotion_evaluate --model runs/demo/model.pth --data synthetic --split test
 
 test: install  ## every notebook (nbdev_test) and the CLI tests; ends with "N passed, N failed"

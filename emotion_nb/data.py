@@ -16,14 +16,14 @@ from fastcore.script import call_parse
 # %% auto #0
 __all__ = ['FER_CLASSES', 'FER_CSV_IDS', 'IMAGE_EXTS', 'SPLIT_NAMES', 'EXPRESSIONS', 'CONTRAST', 'DETAIL_SIZES', 'DATA_FILES',
            'COLUMNS', 'CKPLUS_NAME', 'FER_USAGE', 'PATH_COLS', 'LABEL_COLS', 'EMOSET_ATTRS', 'ARCHIVE', 'READERS',
-           'SEVERITY', 'SPLIT_RANK', 'CACHE_BYTES', 'to_rgb', 'ImageReadError', 'pixels_to_image', 'open_image',
-           'read_image', 'draw_face', 'make_synthetic', 'normalize_contrast', 'sharpness', 'detail_loss', 'detail_size',
-           'cache_dir', 'data_dirs', 'find_data', 'extract_archive', 'read_folders', 'read_ckplus', 'read_fer_csv',
-           'read_split_csvs', 'emoset_classes', 'read_emoset', 'detect_format', 'add_valid_split', 'EmotionDataset',
-           'synthetic_dataset', 'load_dataset', 'inspect_image', 'AuditReport', 'audit_dataset', 'clean_dataset',
-           'split_stats', 'contrast_shift', 'class_counts', 'class_weights', 'sample_weights', 'item_image',
-           'ImageCache', 'emotion_dataloaders', 'plot_class_distribution', 'show_samples', 'stratified_subset',
-           'emotion_data']
+           'THUMB_SIZE', 'NEAR_DUP_RMS', 'SEVERITY', 'SPLIT_RANK', 'CACHE_BYTES', 'to_rgb', 'ImageReadError',
+           'pixels_to_image', 'open_image', 'read_image', 'draw_face', 'make_synthetic', 'normalize_contrast',
+           'sharpness', 'detail_loss', 'detail_size', 'cache_dir', 'data_dirs', 'find_data', 'extract_archive',
+           'read_folders', 'read_ckplus', 'read_fer_csv', 'read_split_csvs', 'emoset_classes', 'read_emoset',
+           'detect_format', 'add_valid_split', 'EmotionDataset', 'synthetic_dataset', 'load_dataset', 'thumbnail',
+           'near_duplicate_pairs', 'inspect_image', 'AuditReport', 'audit_dataset', 'clean_dataset', 'split_stats',
+           'contrast_shift', 'class_counts', 'class_weights', 'sample_weights', 'item_image', 'ImageCache',
+           'emotion_dataloaders', 'plot_class_distribution', 'show_samples', 'stratified_subset', 'emotion_data']
 
 # %% ../nbs/00_data.ipynb #38376ea2
 FER_CLASSES = ['angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise']
@@ -521,22 +521,54 @@ def load_dataset(src='synthetic', # dataset name ('synthetic', 'fer2013', 'ckplu
         else: classes = sorted(df[df.split == 'train'].label.unique()) or sorted(df.label.unique())
     return EmotionDataset(add_valid_split(df, valid_pct, seed), list(classes), fmt, root)
 
+# %% ../nbs/00_data.ipynb #699504a0
+THUMB_SIZE = 12  # side of the block-mean thumbnail that near-duplicate search compares
+
+def thumbnail(im:Image.Image, # any image
+              size:int=THUMB_SIZE, # side of the thumbnail
+             )->np.ndarray:
+    "Grey `size` x `size` local averages minus their mean, flattened: a fingerprint re-encoding, small resizes and brightness shifts barely move"
+    g = np.asarray(im.convert('L').resize((size, size), Image.BILINEAR), dtype=np.float32)
+    return (g - g.mean()).ravel()
+
+
+# %% ../nbs/00_data.ipynb #68173ea7
+NEAR_DUP_RMS = 2.0  # grey levels RMS between thumbnails under which two images count as the same picture
+
+def near_duplicate_pairs(a:np.ndarray, # thumbnails, one per row
+                         b:np.ndarray|None=None, # thumbnails to compare with (None: pairs within `a`)
+                         max_rms:float=NEAR_DUP_RMS, # largest RMS difference that counts as the same picture
+                         chunk:int=2048, # rows of `a` compared at once
+                        )->pd.DataFrame:
+    "Pairs (row `i` of `a`, row `j` of `b`) whose thumbnails differ by at most `max_rms` grey levels RMS"
+    same, a = b is None, np.asarray(a, np.float32).reshape(len(a), -1)
+    b = a if same else np.asarray(b, np.float32).reshape(len(b), -1)
+    bb, out = (b * b).sum(1), [pd.DataFrame({'i': [], 'j': [], 'rms': []})]
+    for s in range(0, len(a), chunk):
+        x = a[s:s + chunk]
+        d2 = np.maximum((x * x).sum(1)[:, None] + bb[None] - 2 * x @ b.T, 0) / a.shape[1]  # mean squared difference
+        i, j = np.nonzero(d2 <= max_rms ** 2)
+        if same: i, j = i[i + s < j], j[i + s < j]
+        out.append(pd.DataFrame({'i': i + s, 'j': j, 'rms': np.sqrt(d2[i, j])}))
+    return pd.concat(out, ignore_index=True).astype({'i': int, 'j': int})
+
+
 # %% ../nbs/00_data.ipynb #3fbf100d
 def inspect_image(path, pixels=None)->dict:
-    "Decode one image and describe it: mode, size, pixel hash, or the error that stopped it"
+    "Decode one image and describe it: mode, size, pixel hash and thumbnail, or the error that stopped it"
     try:
         if pixels is None and Path(path).suffix.lower() not in IMAGE_EXTS and Path(path).exists():
             return dict(error='not_image', detail=f'not an image file extension ({Path(path).suffix or "none"})')
         im = open_image(path, pixels if isinstance(pixels, str) else None)
         h = hashlib.md5(im.mode.encode() + str(im.size).encode() + im.tobytes()).hexdigest()
-        return dict(mode=im.mode, width=im.size[0], height=im.size[1], hash=h)
+        return dict(mode=im.mode, width=im.size[0], height=im.size[1], hash=h, thumb=thumbnail(im))
     except ImageReadError as e: return dict(error=e.kind, detail=e.detail)
     except Exception as e: return dict(error='corrupt', detail=f'cannot decode ({type(e).__name__}: {e})')
 
 # %% ../nbs/00_data.ipynb #969983a7
 SEVERITY = {'missing': 'error', 'empty': 'error', 'not_image': 'error', 'truncated': 'error', 'corrupt': 'error',
-            'bad_pixels': 'error', 'unknown_label': 'error', 'cross_split_duplicate': 'error',
-            'duplicate': 'warning', 'tiny': 'warning', 'converted': 'info'}
+            'bad_pixels': 'error', 'unknown_label': 'error', 'cross_split_duplicate': 'error', 'cross_split_near_duplicate': 'error',
+            'duplicate': 'warning', 'near_duplicate': 'warning', 'tiny': 'warning', 'converted': 'info'}
 SPLIT_RANK = {'train': 0, 'valid': 1, 'test': 2}
 
 @dataclass
@@ -544,7 +576,7 @@ class AuditReport:
     "What an audit found: one row per (file, issue)"
     issues: pd.DataFrame # columns: item (row of the dataset table), path, split, label, issue, severity, detail
     n_items: int # number of images audited
-    info: pd.DataFrame = field(default_factory=pd.DataFrame) # per-item mode, size and pixel hash
+    info: pd.DataFrame = field(default_factory=pd.DataFrame) # per-item mode, size, pixel hash and thumbnail
 
     @property
     def excluded(self)->set:
@@ -561,7 +593,7 @@ class AuditReport:
         lines = [f"Audit of {self.n_items} images: {len(self.excluded)} excluded"]
         for r in self.summary().itertuples():
             ex = self.issues[self.issues.issue == r.issue].iloc[0]
-            lines.append(f"  {r.severity:7} {r.issue:22} {r.files:6}  e.g. {ex.path}: {ex.detail}")
+            lines.append(f"  {r.severity:7} {r.issue:26} {r.files:6}  e.g. {ex.path}: {ex.detail}")
         return '\n'.join(lines)
 
 # %% ../nbs/00_data.ipynb #111e9f83
@@ -582,15 +614,32 @@ def _duplicate_issues(df:pd.DataFrame)->list[dict]:
                     out.append(dict(item=r.Index, path=r.path, split=r.split, label=r.label, issue='duplicate', detail=f'same pixels as {first.path}'))
     return out
 
+def _near_duplicate_issues(df:pd.DataFrame, # readable images: path, split, label, hash, thumb
+                           max_rms:float=NEAR_DUP_RMS, # see `near_duplicate_pairs`
+                          )->list[dict]:
+    "Near-identical images that are not exact copies: across splits (error on the earlier split), within one (warning)"
+    df = df[[t.std() >= 1 for t in df.thumb]]  # a flat image (one grey level) is no picture to compare
+    pairs = near_duplicate_pairs(np.stack(df.thumb.tolist()), max_rms=max_rms) if len(df) else pd.DataFrame(columns=['i', 'j', 'rms'])
+    rows, rank, out = df.reset_index(), df.split.map(SPLIT_RANK).fillna(0).to_numpy(), {}
+    for p in pairs.sort_values('rms').itertuples():
+        a, b = rows.iloc[p.i], rows.iloc[p.j]
+        if a.hash == b.hash: continue  # an exact copy: `_duplicate_issues` reports it
+        if rank[p.i] != rank[p.j]: (drop, keep), issue = ((a, b) if rank[p.i] < rank[p.j] else (b, a)), 'cross_split_near_duplicate'
+        else: (keep, drop), issue = sorted([a, b], key=lambda r: r.path), 'near_duplicate'
+        out.setdefault((drop['index'], issue), dict(item=drop['index'], path=drop.path, split=drop.split, label=drop.label, issue=issue,
+                       detail=f"near-identical to {keep.path} ({keep.split}, {p.rms:.2f} grey levels RMS apart)"))
+    return list(out.values())
+
 def audit_dataset(ds:EmotionDataset, # the dataset to check
                   min_size:int=32, # images smaller than this (either side) are reported as tiny
                   n_workers:int=8, # decoding threads
+                  max_rms:float=NEAR_DUP_RMS, # near-duplicate threshold (0: exact duplicates only)
                  )->AuditReport:
-    "Open every image of `ds` and report unreadable files, unknown labels, duplicates, conversions and tiny images"
+    "Open every image of `ds` and report unreadable files, unknown labels, duplicates and near-duplicates, conversions and tiny images"
     df = ds.items
     pix = df.pixels.where(df.pixels.notna(), None).tolist()
     with ThreadPoolExecutor(n_workers) as ex: info = list(ex.map(inspect_image, df.path.tolist(), pix, chunksize=64))
-    info = pd.DataFrame(info, index=df.index).reindex(columns=['error', 'detail', 'mode', 'width', 'height', 'hash'])
+    info = pd.DataFrame(info, index=df.index).reindex(columns=['error', 'detail', 'mode', 'width', 'height', 'hash', 'thumb'])
     full = pd.concat([df[['path', 'split', 'label']], info], axis=1)
     rows = [dict(item=r.Index, path=r.path, split=r.split, label=r.label, issue=r.error, detail=r.detail)
             for r in full[full.error.notna()].itertuples()]
@@ -603,9 +652,10 @@ def audit_dataset(ds:EmotionDataset, # the dataset to check
     rows += [dict(item=r.Index, path=r.path, split=r.split, label=r.label, issue='tiny', detail=f'{int(r.width)}x{int(r.height)} is below {min_size}px')
              for r in ok[(ok.width < min_size) | (ok.height < min_size)].itertuples()]
     rows += _duplicate_issues(ok)
+    if max_rms: rows += _near_duplicate_issues(ok, max_rms)
     issues = pd.DataFrame(rows, columns=['item', 'path', 'split', 'label', 'issue', 'detail'])
     issues.insert(5, 'severity', issues.issue.map(SEVERITY))
-    return AuditReport(issues, len(df), full[['path', 'mode', 'width', 'height', 'hash']])
+    return AuditReport(issues, len(df), full[['path', 'mode', 'width', 'height', 'hash', 'thumb']])
 
 # %% ../nbs/00_data.ipynb #b6b32d2f
 def clean_dataset(ds:EmotionDataset, # dataset to clean
@@ -658,9 +708,8 @@ def contrast_shift(stats:pd.DataFrame, # from `split_stats`
         if 'sharpness' in stats and min(r.sharpness, t.sharpness) > 0 and max(r.sharpness / t.sharpness, t.sharpness / r.sharpness) > tol_sharpness:
             more = r.sharpness > t.sharpness
             out.append(f"{s} images are {r.sharpness / t.sharpness if more else t.sharpness / r.sharpness:.1f}x {'sharper' if more else 'blurrier'} than train "
-                       f"(median sharpness {r.sharpness:.3f} vs {t.sharpness:.3f}): " +
-                       ("the training images are blurred; models blur sharper inputs to the training sharpness at inference (see chapter 01)"
-                        if more else f"expect lower {s} accuracy"))
+                       f"(median sharpness {r.sharpness:.3f} vs {t.sharpness:.3f}): the splits were made differently; "
+                       f"expect lower {s} accuracy, and look for the cause in the data before tuning the model")
     return out
 
 # %% ../nbs/00_data.ipynb #e831e85e

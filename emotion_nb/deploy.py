@@ -37,7 +37,7 @@ def onnx_metadata(meta:ModelMeta, # from `load_model`
                  )->dict:
     "The facts a deployed model needs, as ONNX metadata (string values): classes and exactly how to preprocess"
     d = {'classes': meta.classes, 'img_size': meta.img_size, 'channels': 3, 'mean': meta.mean, 'std': meta.std,
-         'contrast': meta.contrast, 'sharpness': meta.sharpness, 'arch': meta.arch, 'source': str(meta.path),
+         'contrast': meta.contrast, 'arch': meta.arch, 'source': str(meta.path),
          'version': __version__, 'kind': 'model', 'quantization': 'none (fp32)', **extra}
     return {META_PREFIX + k: json.dumps(v) for k, v in d.items()}
 
@@ -138,7 +138,7 @@ class OnnxClassifier:
     def preprocess(self, x, i:int=0)->np.ndarray:
         "One input as the model's 3 x S x S float32 array, exactly as in training (`image_tensor`)"
         m = self.meta
-        return image_tensor(_as_image(x, i), self.img_size, m['mean'], m['std'], m['contrast'], m['sharpness']).numpy()
+        return image_tensor(_as_image(x, i), self.img_size, m['mean'], m['std'], m['contrast']).numpy()
 
     def run(self, x:np.ndarray)->np.ndarray:
         "Probabilities for a preprocessed batch (N x 3 x S x S float32)"

@@ -88,8 +88,7 @@ def load_members(paths, # checkpoints written by `train`
 
 # %% ../nbs/02_ensembles.ipynb #1c1974eb
 def _prep_key(meta)->tuple:
-    sh = meta.sharpness
-    return (meta.img_size, tuple(meta.mean), tuple(meta.std), meta.contrast, tuple(sorted(sh.items())) if sh else None)
+    return (meta.img_size, tuple(meta.mean), tuple(meta.std), meta.contrast)
 
 class _SharedItems(torch.utils.data.Dataset):
     "Each image decoded once and prepared for every distinct member input"
@@ -99,7 +98,7 @@ class _SharedItems(torch.utils.data.Dataset):
         r = self.items.iloc[i]
         px = r.get('pixels')
         img = read_image(r['path'], px if isinstance(px, str) else None)
-        return tuple(image_tensor(img, size, mean, std, contrast, dict(sh) if sh else None) for size, mean, std, contrast, sh in self.keys)
+        return tuple(image_tensor(img, *k) for k in self.keys)
 
 @torch.no_grad()
 def ensemble_probs(ens:Ensemble, # from `load_members`
@@ -110,9 +109,7 @@ def ensemble_probs(ens:Ensemble, # from `load_members`
     "Probabilities of every member: an array (members x items x classes), columns in `ens.classes` order"
     keys = list(dict.fromkeys(_prep_key(m) for m in ens.metas))
     which = [keys.index(_prep_key(m)) for m in ens.metas]
-    items = items.reset_index(drop=True)  # each input fits its blur radius on this set, as `predict` does
-    keys = [k if k[4] is None else (*k[:4], tuple(sorted(with_set_radius(dict(k[4]), items, k[0], k[3]).items()))) for k in keys]
-    dl = torch.utils.data.DataLoader(_SharedItems(items, keys), batch_size=bs)
+    dl = torch.utils.data.DataLoader(_SharedItems(items.reset_index(drop=True), keys), batch_size=bs)
     out = [[] for _ in ens.models]
     for xs in dl:
         for j, (model, k) in enumerate(zip(ens.models, which)):
@@ -125,8 +122,9 @@ def ensemble_probs(ens:Ensemble, # from `load_members`
 
 # %% ../nbs/02_ensembles.ipynb #125d687f
 def _cache_key(ens:Ensemble, items:pd.DataFrame, tta:bool)->str:
-    h = hashlib.sha1(b'set-radius')  # the preprocessing's version: caches of older versions are not reused
-    for m in ens.metas:
+    h = hashlib.sha1()
+    for m in ens.metas:  # each member's file and how its inputs are prepared
+        h.update(repr(_prep_key(m)).encode())
         st = Path(m.path).stat(); h.update(f'{Path(m.path).resolve()}|{st.st_size}|{st.st_mtime_ns}'.encode())
     h.update('|'.join(items.path.astype(str)).encode()); h.update(str(tta).encode())
     return h.hexdigest()[:16]

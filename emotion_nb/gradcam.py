@@ -143,7 +143,7 @@ def explain(model:nn.Module, meta, # from `load_model`
             targets=None, # class per image (default: the predicted class)
            )->tuple[torch.Tensor, np.ndarray]:
     "Maps (B, H, W) and class probabilities for `images`, prepared as the model was trained"
-    x = torch.stack([image_tensor(im, meta.img_size, meta.mean, meta.std, meta.contrast, meta.sharpness) for im in images])
+    x = torch.stack([image_tensor(im, meta.img_size, meta.mean, meta.std, meta.contrast) for im in images])
     x = x.to(next(model.parameters()).device)
     with method(model, target_layer) as cam:
         maps = cam(x, targets)
@@ -255,7 +255,7 @@ def emotion_predict(images:Param("image files to classify", str, nargs='*', opt=
             print(f"emotion_predict: skipped: {e}", file=sys.stderr); failed += 1; continue
         maps, probs = explain(net, meta, [img], target_layer=layer) if out else (None, None)
         if probs is None:
-            x = image_tensor(img, meta.img_size, meta.mean, meta.std, meta.contrast, meta.sharpness)[None].to(next(net.parameters()).device)
+            x = image_tensor(img, meta.img_size, meta.mean, meta.std, meta.contrast)[None].to(next(net.parameters()).device)
             with torch.no_grad(): probs = net.eval()(x).softmax(-1).cpu().numpy()
         p = probs[0]; order = p.argsort()[::-1][:top]
         rec = {'image': str(path), 'emotion': meta.classes[order[0]], 'probability': float(p[order[0]]),
