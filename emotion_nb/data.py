@@ -522,7 +522,7 @@ def load_dataset(src='synthetic', # dataset name ('synthetic', 'fer2013', 'ckplu
     return EmotionDataset(add_valid_split(df, valid_pct, seed), list(classes), fmt, root)
 
 # %% ../nbs/00_data.ipynb #699504a0
-THUMB_SIZE = 12  # side of the block-mean thumbnail that near-duplicate search compares
+THUMB_SIZE = 12  # side of the thumbnails that near-duplicate search compares
 
 def thumbnail(im:Image.Image, # any image
               size:int=THUMB_SIZE, # side of the thumbnail
