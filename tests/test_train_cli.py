@@ -94,7 +94,7 @@ def test_augmentation_flags(tmp_path, flags, cb):
     flags = [str(tmp_path/'aug.yaml') if f == 'AUGFILE' else f for f in flags]
     r = run(BIN/'emotion_train', '--data', 'synthetic', '--out', tmp_path/'m', *QUICK[:-4], '--epochs', '1', '--img-size', '32', *flags)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert "the Albumentations pipeline replaces fastai's batch augmentation" in r.stdout
+    assert "the Albumentations pipeline replaces fastai's augmentation" in r.stdout
     import yaml
     cfg = yaml.safe_load((tmp_path/'m'/'config.yaml').read_text())
     assert cfg['aug'] == flags[1] and cfg['augment'] == 'none' and cfg[cb] == float(flags[3])
