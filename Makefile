@@ -25,7 +25,7 @@ demo: install  ## the main job on the built-in data: train, evaluate, report (ru
 test: install  ## every notebook (nbdev_test) and the CLI tests; ends with "N passed, N failed"
 	$(PY) tools/run_tests.py
 
-test-slow: install  ## the same, with the cells flagged `slow`
+test-slow: install  ## the same, with the cells and tests flagged `slow`
 	$(PY) tools/run_tests.py --flags slow
 
 docs: install  ## offline docs preview in _docs/ and README.md from nbs/index.ipynb

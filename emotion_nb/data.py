@@ -4,14 +4,16 @@
 
 # %% ../nbs/00_data.ipynb #23d03fb1
 from __future__ import annotations
-import hashlib, json, os, re, shutil, sys, tarfile, tempfile, zipfile
+import argparse, hashlib, io, json, os, re, shutil, sys, tarfile, tempfile, zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np, pandas as pd
 from PIL import Image, ImageDraw, ImageFilter, ImageOps, UnidentifiedImageError
-from fastcore.script import call_parse
+from fastcore.script import anno_parser
+from contextlib import redirect_stdout, redirect_stderr
+from functools import wraps
 
 # %% auto #0
 __all__ = ['FER_CLASSES', 'FER_CSV_IDS', 'IMAGE_EXTS', 'SPLIT_NAMES', 'EXPRESSIONS', 'CONTRAST', 'DETAIL_SIZES', 'DATA_FILES',
@@ -20,10 +22,11 @@ __all__ = ['FER_CLASSES', 'FER_CSV_IDS', 'IMAGE_EXTS', 'SPLIT_NAMES', 'EXPRESSIO
            'pixels_to_image', 'open_image', 'read_image', 'draw_face', 'make_synthetic', 'normalize_contrast',
            'sharpness', 'detail_loss', 'detail_size', 'cache_dir', 'data_dirs', 'find_data', 'extract_archive',
            'read_folders', 'read_ckplus', 'read_fer_csv', 'read_split_csvs', 'emoset_classes', 'read_emoset',
-           'detect_format', 'add_valid_split', 'EmotionDataset', 'synthetic_dataset', 'load_dataset', 'thumbnail',
-           'near_duplicate_pairs', 'inspect_image', 'AuditReport', 'audit_dataset', 'clean_dataset', 'split_stats',
-           'contrast_shift', 'class_counts', 'class_weights', 'sample_weights', 'item_image', 'ImageCache',
-           'emotion_dataloaders', 'plot_class_distribution', 'show_samples', 'stratified_subset', 'emotion_data']
+           'detect_format', 'add_valid_split', 'EmotionDataset', 'synthetic_dataset', 'load_dataset', 'row_image',
+           'thumbnail', 'near_duplicate_pairs', 'inspect_image', 'AuditReport', 'audit_dataset', 'clean_dataset',
+           'split_stats', 'contrast_shift', 'class_counts', 'class_weights', 'sample_weights', 'item_image',
+           'ImageCache', 'emotion_dataloaders', 'plot_class_distribution', 'show_samples', 'stratified_subset',
+           'command_parser', 'cli', 'emotion_data', 'CommandResult', 'run_command']
 
 # %% ../nbs/00_data.ipynb #38376ea2
 FER_CLASSES = ['angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise']
@@ -521,6 +524,13 @@ def load_dataset(src='synthetic', # dataset name ('synthetic', 'fer2013', 'ckplu
         else: classes = sorted(df[df.split == 'train'].label.unique()) or sorted(df.label.unique())
     return EmotionDataset(add_valid_split(df, valid_pct, seed), list(classes), fmt, root)
 
+# %% ../nbs/00_data.ipynb #9f4f701a
+def row_image(row, # a row of a dataset table (a `Series`, or a dict with `path` and maybe `pixels`)
+             )->Image.Image:
+    "The image of one table row, as 8-bit RGB: its file, or its FER2013 pixel string when it has one"
+    px = row.get('pixels')  # absent, or NaN, for image files
+    return read_image(row['path'], px if isinstance(px, str) else None)
+
 # %% ../nbs/00_data.ipynb #699504a0
 THUMB_SIZE = 12  # side of the thumbnails that near-duplicate search compares
 
@@ -680,7 +690,7 @@ def split_stats(ds:EmotionDataset, # dataset to describe
         if not len(items): continue
         stats = []
         for _, r in items.sample(min(n, len(items)), random_state=seed).iterrows():
-            try: im = read_image(r.path, r.pixels if isinstance(r.pixels, str) else None).convert('L')
+            try: im = row_image(r).convert('L')
             except ImageReadError: continue  # the audit reports it
             g = np.asarray(im, dtype=np.float32)
             stats.append((g.mean(), g.std(), g.min(), g.max(), sharpness(im)))
@@ -749,8 +759,7 @@ def item_image(row, # a row of a dataset table
                contrast:str='none', # contrast normalisation (see `normalize_contrast`)
               )->PILImage:
     "The image of one table row (file or FER2013 pixel string) as a fastai `PILImage`"
-    px = row.get('pixels')  # absent or NaN for image files
-    return PILImage(normalize_contrast(read_image(row['path'], px if isinstance(px, str) else None), contrast))
+    return PILImage(normalize_contrast(row_image(row), contrast))
 
 class ImageCache:
     "`item_image`, resized to `size` x `size`: decoded once, then served from memory"
@@ -827,7 +836,7 @@ def show_samples(ds:EmotionDataset, # dataset to show
             for s in ax.spines.values(): s.set_visible(False)
             if j < len(g):
                 r = g.iloc[j]
-                ax.imshow(read_image(r.path, r.pixels if isinstance(r.pixels, str) else None))
+                ax.imshow(row_image(r))
         axs[i, 0].set_ylabel(c, rotation=0, ha='right', va='center', fontsize=10)
     fig.tight_layout()
     return fig
@@ -843,12 +852,40 @@ def stratified_subset(ds:EmotionDataset, # dataset to sample from
     rest = it[~it.split.isin(list(fracs))]
     return EmotionDataset(pd.concat(parts + [rest]).reset_index(drop=True), ds.classes, ds.fmt, ds.root)
 
-# %% ../nbs/00_data.ipynb #e41b055d
+# %% ../nbs/00_data.ipynb #e1664c42
 def _fail(prog, msg, code=2):
+    "Print `prog: error: msg` on stderr and exit with `code`"
     print(f"{prog}: error: {msg}", file=sys.stderr)
     sys.exit(code)
 
-@call_parse
+# %% ../nbs/00_data.ipynb #c965a928
+def command_parser(func, # a function with docments
+                   aliases:dict, # flag name -> parameter, e.g. {'json': 'json_out'}
+                  )->argparse.ArgumentParser:
+    "fastcore's `anno_parser` for `func`, its flags spelled with dashes in `--help` (`--max-minutes`); underscores still work"
+    p, flag_of = anno_parser(func, prog=func.__name__), {v: k for k, v in aliases.items()}
+    for a in p._actions:
+        if not a.option_strings or a.dest in ('help', 'pdb', 'xtra'): continue
+        flag = '--' + flag_of.get(a.dest, a.dest).replace('_', '-')
+        for s in (flag, f'--{a.dest}', '--' + a.dest.replace('_', '-')): p._option_string_actions[s] = a
+        a.option_strings = [flag]  # what --help shows; the other spellings stay accepted
+    return p
+
+# %% ../nbs/00_data.ipynb #a1a51ea0
+def cli(**aliases):
+    "Make `func` a command: called with no arguments, it parses `sys.argv` with `command_parser` (`aliases`: flag -> parameter)"
+    def deco(func):
+        @wraps(func)
+        def _f(*args, **kwargs):
+            if args or kwargs: return func(*args, **kwargs)
+            a = vars(command_parser(func, aliases).parse_args(sys.argv[1:]))
+            a.pop('pdb', None); a.pop('xtra', None)
+            return func(**a)
+        return _f
+    return deco
+
+# %% ../nbs/00_data.ipynb #e41b055d
+@cli()
 def emotion_data(data:str='synthetic', # dataset name or path (folder, CSV, archive)
                  out:str=None, # folder for summary.json, audit.csv and the charts
                  valid_pct:float=0.2, # validation share when the data has no valid split
@@ -875,3 +912,23 @@ def emotion_data(data:str='synthetic', # dataset name or path (folder, CSV, arch
         show_samples(clean).savefig(out/'samples.png', dpi=100, bbox_inches='tight')
         plt.close('all')
         print(f"wrote {out}/summary.json, audit.csv, class_distribution.png, samples.png")
+
+# %% ../nbs/00_data.ipynb #5a97d4a7
+@dataclass
+class CommandResult:
+    "What a command left behind: its exit status and what it printed"
+    returncode:int; stdout:str; stderr:str
+
+def run_command(command, # a command such as `emotion_data` (a function made by `cli`)
+                *args, # its command-line arguments, converted with `str`
+               )->CommandResult:
+    "Run `command` in this process as the shell would: `args` in `sys.argv`, its output captured, `sys.exit` as the status"
+    argv, out, err, code = sys.argv, io.StringIO(), io.StringIO(), 0
+    sys.argv = [command.__name__, *map(str, args)]
+    try:
+        with redirect_stdout(out), redirect_stderr(err): command()
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else int(e.code is not None)
+        if isinstance(e.code, str): err.write(e.code + '\n')
+    finally: sys.argv = argv
+    return CommandResult(code, out.getvalue(), err.getvalue())

@@ -19,7 +19,7 @@ from .data import *
 from .data import _fail
 from .train import *
 from .ensemble import load_members
-from .gradcam import prediction_record, prediction_line
+from .gradcam import prediction_record, prediction_line, predict_files
 
 # %% auto #0
 __all__ = ['META_PREFIX', 'QUANTIZE', 'onnx_metadata', 'set_metadata', 'read_metadata', 'WithProbs', 'export_graph',
@@ -164,7 +164,7 @@ class OnnxClassifier:
 # %% ../nbs/05_deployment.ipynb #9cc67345
 def items_images(items:pd.DataFrame)->list[Image.Image]:
     "The images of dataset rows"
-    return [read_image(r['path'], r['pixels'] if isinstance(r.get('pixels'), str) else None) for _, r in items.iterrows()]
+    return [row_image(r) for _, r in items.iterrows()]
 
 def output_agreement(ref:np.ndarray, # the reference's outputs (N x classes)
                      got:np.ndarray, # the exported model's outputs on the same images
@@ -411,7 +411,7 @@ def verify_images(data, n:int=64)->list:
     items = ds.split('test') if (ds.items.split == 'test').any() else ds.items
     return items_images(items.sample(min(n, len(items)), random_state=0))
 
-@cli()
+@cli(model='model_path', out='output_path')  # --model_path/--output_path: the old spellings, still accepted
 def emotion_export(model_path:Param("a model.pth written by emotion_train; give it more than once for one soft-vote ensemble graph", str, action='append')=None,
                    output_path:str=None, # the .onnx file to write (with --quantize: the quantized model; the fp32 one goes beside it)
                    quantize:str=None, # int8 (static: QDQ, per-channel, calibrated on --calib-data) or dynamic (for comparison)
@@ -422,8 +422,8 @@ def emotion_export(model_path:Param("a model.pth written by emotion_train; give 
                   ):
     "Export a trained model (or an ensemble) to ONNX, verify it against PyTorch, optionally quantize it, and report sizes"
     prog = 'emotion_export'
-    if not model_path: _fail(prog, 'give the model with --model_path PATH')
-    if not output_path: _fail(prog, 'give the file to write with --output_path OUT.onnx')
+    if not model_path: _fail(prog, 'give the model with --model PATH')
+    if not output_path: _fail(prog, 'give the file to write with --out OUT.onnx')
     if quantize and quantize not in QUANTIZE: _fail(prog, f"unknown --quantize {quantize!r}; allowed: {', '.join(QUANTIZE)}")
     if quantize == 'int8' and not calib_data: _fail(prog, 'int8 needs calibration images: --calib-data DATA')
     out = Path(output_path)
@@ -477,9 +477,11 @@ def emotion_predict(images:Param("image files or folders to classify", str, narg
     files, skipped = expand_images(images or [])
     for f in skipped: print(f"{prog}: ignored {f}: not an image file name ({', '.join(sorted(IMAGE_EXTS))})", file=sys.stderr)
     if not files: _fail(prog, 'give at least one image file or a folder with images')
-    if Path(model).suffix.lower() != '.onnx':
-        from emotion_nb.gradcam import emotion_predict as predict_pth
-        return predict_pth(images=files, model=model, gradcam=gradcam, layer=layer, top=top, json_out=json_out)
+    if Path(model).suffix.lower() != '.onnx':  # PyTorch, with Grad-CAM when asked (chapter 03)
+        try: skipped = predict_files(files, model, gradcam, layer, top, json_out)
+        except CLI_ERRORS as e: _fail(prog, e)
+        if skipped: sys.exit(2)
+        return
     if gradcam: _fail(prog, 'Grad-CAM needs gradients, so the PyTorch model: give the .pth with --gradcam')
     try: clf = OnnxClassifier(model)
     except CLI_ERRORS as e: _fail(prog, e)

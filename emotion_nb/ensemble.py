@@ -15,7 +15,6 @@ import matplotlib.pyplot as plt
 from .data import *
 from .data import _fail
 from .train import *
-from .train import cli, emotion_evaluate as evaluate_one
 
 # %% auto #0
 __all__ = ['train_members', 'align_classes', 'Ensemble', 'member_name', 'load_members', 'ensemble_probs', 'cached_probs',
@@ -244,7 +243,7 @@ def calibration_bins(probs:np.ndarray, y, n_bins:int=15)->pd.DataFrame:
     "Per confidence bin (equal width on [0, 1]): count, mean confidence and accuracy"
     probs, y = np.asarray(probs), np.asarray(y)
     conf, right = probs.max(1), (probs.argmax(1) == y).astype(float)
-    b = np.minimum((conf * n_bins).astype(int), n_bins - 1)  # bins (k/n, (k+1)/n], 1.0 in the last
+    b = np.minimum((conf * n_bins).astype(int), n_bins - 1)  # bin k holds [k/n, (k+1)/n); 1.0 goes in the last
     df = pd.DataFrame({'bin': b, 'conf': conf, 'right': right}).groupby('bin').agg(n=('conf', 'size'), confidence=('conf', 'mean'), accuracy=('right', 'mean'))
     return df.reindex(range(n_bins)).assign(lo=np.arange(n_bins) / n_bins).fillna({'n': 0})
 
@@ -381,8 +380,10 @@ def emotion_evaluate(model:Param("a model.pth written by emotion_train; repeat -
     "Evaluate a trained model, or an ensemble of several: accuracy, macro-F1, per-class metrics, confusion matrix"
     models = model or []
     if not models: _fail('emotion_evaluate', 'give the model to evaluate with --model PATH (repeat it for an ensemble)')
-    if len(models) == 1 and vote == 'soft' and not weights:
-        return evaluate_one(model=models[0], data=data, split=split, tta=tta, json_out=json_out)
+    if len(models) == 1 and vote == 'soft' and not weights:  # one model: chapter 01's evaluation
+        try: m = evaluate_checkpoint(models[0], data, split, tta, verbose=not json_out)
+        except CLI_ERRORS as e: _fail('emotion_evaluate', e)
+        print(json.dumps(m) if json_out else evaluation_text(m)); return
     try:
         if weights is not None and vote != 'weighted': raise ValueError("--weights needs --vote weighted")
         check_weights(weights, len(models)) if weights is not None else None

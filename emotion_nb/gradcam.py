@@ -17,12 +17,11 @@ from fastai.vision.all import default_device
 from .data import *
 from .data import _fail
 from .train import *
-from .train import cli
 
 # %% auto #0
 __all__ = ['get_layer', 'find_target_layer', 'scale_maps', 'GradCAM', 'GradCAMPlusPlus', 'overlay', 'explain', 'show_cams',
            'deletion_curve', 'curve_auc', 'energy_in_mask', 'ensemble_cam', 'prediction_record', 'prediction_line',
-           'emotion_predict']
+           'predict_files']
 
 # %% ../nbs/03_gradcam.ipynb #2c8bb027
 def get_layer(model:nn.Module, # any PyTorch model
@@ -231,38 +230,29 @@ def prediction_line(rec:dict, # from `prediction_record`
     return f"{rec['image']}: {rec['emotion']} {rec['probability']:.1%}  ({top})" + (f"  -> {rec['gradcam']}" if 'gradcam' in rec else '')
 
 # %% ../nbs/03_gradcam.ipynb #f3abab67
-@cli(json='json_out')
-def emotion_predict(images:Param("image files to classify", str, nargs='*', opt=False)=None,
-                    model:str=None, # a model.pth written by emotion_train (required)
-                    gradcam:str=None, # folder for one Grad-CAM overlay PNG per image
-                    layer:str=None, # target layer for Grad-CAM (default: the last convolutional block)
-                    top:int=3, # how many classes to list per image
-                    json_out:bool=False, # one JSON object per image (flag: --json)
-                   ):
-    "Predict the emotion of each image, optionally writing Grad-CAM overlays"
-    if not model: _fail('emotion_predict', 'give the model with --model PATH')
-    if not images: _fail('emotion_predict', 'give at least one image file')
-    try:
-        net, meta = load_model(model, device=default_device())
-        if layer: get_layer(net, layer)
-    except CLI_ERRORS as e: _fail('emotion_predict', e)
+def predict_files(files:list, # image paths
+                  model, # a model.pth written by emotion_train
+                  gradcam=None, # folder for one Grad-CAM overlay PNG per image
+                  layer:str=None, # target layer for Grad-CAM (default: the last convolutional block)
+                  top:int=3, # how many classes to list per image
+                  json_out:bool=False, # one JSON object per image instead of a line
+                 )->int:
+    "Print one prediction per image (with its Grad-CAM overlay when `gradcam` is a folder); returns how many images were skipped"
+    net, meta = load_model(model, device=default_device())
+    if layer: get_layer(net, layer)  # an unknown layer is an error before any image is read
     out = Path(gradcam) if gradcam else None
     if out: out.mkdir(parents=True, exist_ok=True)
-    failed = 0
-    for path in images:
+    skipped = 0
+    for path in files:
         try: img = read_image(path)
         except ImageReadError as e:
-            print(f"emotion_predict: skipped: {e}", file=sys.stderr); failed += 1; continue
-        maps, probs = explain(net, meta, [img], target_layer=layer) if out else (None, None)
-        if probs is None:
+            print(f"emotion_predict: skipped: {e}", file=sys.stderr); skipped += 1; continue
+        if out: maps, probs = explain(net, meta, [img], target_layer=layer)
+        else:
             x = image_tensor(img, meta.img_size, meta.mean, meta.std, meta.contrast)[None].to(next(net.parameters()).device)
             with torch.no_grad(): probs = net.eval()(x).softmax(-1).cpu().numpy()
-        p = probs[0]; order = p.argsort()[::-1][:top]
-        rec = {'image': str(path), 'emotion': meta.classes[order[0]], 'probability': float(p[order[0]]),
-               'top': {meta.classes[i]: float(p[i]) for i in order}}
+        rec = prediction_record(path, probs[0], meta.classes, top)
         if out:
-            fn = out/f'{Path(path).stem}_gradcam.png'; overlay(img, maps[0]).save(fn); rec['gradcam'] = str(fn)
-        if json_out: print(json.dumps(rec))
-        else: print(f"{path}: {rec['emotion']} {rec['probability']:.1%}  (" + ', '.join(f'{k} {v:.1%}' for k, v in rec['top'].items()) + ')' +
-                    (f"  -> {rec['gradcam']}" if out else ''))
-    if failed: sys.exit(2)
+            rec['gradcam'] = str(out/f'{Path(path).stem}_gradcam.png'); overlay(img, maps[0]).save(rec['gradcam'])
+        print(json.dumps(rec) if json_out else prediction_line(rec))
+    return skipped

@@ -40,8 +40,8 @@ __all__ = ['ARCHS', 'tvm', 'LITE0_DEPTHS', 'CKPT_FORMAT', 'STALE_SETTINGS', 'IMA
            'emotion_learner', 'transfer_backbone', 'build_model', 'image_tensor', 'predict', 'classification_metrics',
            'report_table', 'plot_confusion', 'ModelMeta', 'load_model', 'eval_items', 'evaluate', 'plot_history',
            'overfitting_report', 'epoch_seconds', 'fit_epochs_to_budget', 'EpochSchedule', 'EpochPrinter',
-           'TrainResult', 'train', 'write_report', 'summary_text', 'comparison_table', 'cli', 'emotion_train',
-           'eval_dataset', 'emotion_evaluate']
+           'TrainResult', 'train', 'write_report', 'summary_text', 'comparison_table', 'emotion_train', 'eval_dataset',
+           'evaluate_checkpoint', 'evaluation_text']
 
 # %% ../nbs/01_transfer_learning.ipynb #134c40be
 @dataclass
@@ -1044,22 +1044,6 @@ def comparison_table(runs:dict)->pd.DataFrame:
 # %% ../nbs/01_transfer_learning.ipynb #c0b9a828
 CLI_ERRORS = (FileNotFoundError, ValueError, OSError, WeightsUnavailable, ImageReadError, KeyError)
 
-def cli(**aliases):
-    "Make `func` a command-line script (fastcore's `anno_parser`) taking `--max-minutes` for `--max_minutes`, plus `aliases`"
-    def fix(a):
-        if not a.startswith('--'): return a
-        k, eq, v = a[2:].partition('=')
-        return f"--{aliases.get(k, k).replace('-', '_')}{eq}{v}"
-    def deco(func):
-        @wraps(func)
-        def _f(*args, **kwargs):
-            if args or kwargs: return func(*args, **kwargs)
-            a = vars(anno_parser(func, prog=func.__name__).parse_args([fix(x) for x in sys.argv[1:]]))
-            a.pop('pdb', None); a.pop('xtra', None)
-            return func(**a)
-        return _f
-    return deco
-
 @cli()
 def emotion_train(data:str='synthetic', # dataset name or path (folder, CSV, archive), as in `emotion_data`
                   arch:str=None, # backbone: efficientnet_lite0, resnet18, resnet50, efficientnet_b0, vgg16_bn, vgg19_bn, mobilenet_v3_large, small_cnn, fer_cnn (default: fer_cnn from scratch on images <= 64 px, the checkpoint's with --pretrained PATH, else efficientnet_lite0)
@@ -1101,24 +1085,24 @@ def eval_dataset(data, # dataset name or path
     eval_items(ds, split, classes)  # unknown classes are an error before anything is skipped
     return clean_dataset(EmotionDataset(ds.items, classes, ds.fmt, ds.root), verbose=verbose), split
 
-@cli(json='json_out')
-def emotion_evaluate(model:str=None, # a model.pth written by emotion_train (required)
-                     data:str='synthetic', # dataset name or path; a folder of class folders is evaluated as a whole
-                     split:str='test', # train, valid, test, or all
-                     tta:bool=False, # also predict the mirrored images and average
-                     json_out:bool=False, # print one JSON object instead of the report (flag: --json)
-                    ):
-    "Evaluate a trained model: accuracy, macro-F1, per-class metrics and the confusion matrix"
-    if not model: _fail('emotion_evaluate', 'give the model to evaluate with --model PATH')
-    try:
-        net, meta = load_model(model, device=default_device())
-        ds, split = eval_dataset(data, split, meta.classes, verbose=not json_out)
-        m = evaluate(net, meta, ds, split, tta=tta)
-    except CLI_ERRORS as e: _fail('emotion_evaluate', e)
-    m = {'model': str(model), 'data': str(ds.root), 'split': split, 'tta': tta, **m}
-    if json_out: print(json.dumps(m)); return
-    print(f"{meta.arch} from {model} on {ds.root} [{split}], n={m['n']}")
-    print(f"accuracy {m['accuracy']:.4f}   macro-F1 {m['macro_f1']:.4f}\n")
-    print(report_table(m).to_string(), '\n')
+
+# %% ../nbs/01_transfer_learning.ipynb #9de44b1c
+def evaluate_checkpoint(model, # a model.pth written by `train`
+                        data='synthetic', # dataset name or path; a folder of class folders is evaluated as a whole
+                        split:str='test', # train, valid, test, or all
+                        tta:bool=False, # also predict the mirrored images and average
+                        verbose:bool=True, # print the audit summary
+                       )->dict:
+    "Score a checkpoint on a split of a dataset: `evaluate`'s metrics, with the model, its architecture, the data and the split"
+    net, meta = load_model(model, device=default_device())
+    ds, split = eval_dataset(data, split, meta.classes, verbose=verbose)
+    m = evaluate(net, meta, ds, split, tta=tta)
+    return {'model': str(model), 'arch': meta.arch, 'data': str(ds.root), 'split': split, 'tta': tta, **m}
+
+# %% ../nbs/01_transfer_learning.ipynb #0a31c7bb
+def evaluation_text(m:dict, # from `evaluate_checkpoint`
+                   )->str:
+    "The report of one model's evaluation: a header, accuracy and macro-F1, the per-class table and the confusion matrix"
     cm = pd.DataFrame(m['confusion'], index=[f'true {c}' for c in m['classes']], columns=m['classes'])
-    print(cm.to_string())
+    return '\n'.join([f"{m['arch']} from {m['model']} on {m['data']} [{m['split']}], n={m['n']}",
+                      f"accuracy {m['accuracy']:.4f}   macro-F1 {m['macro_f1']:.4f}\n", report_table(m).to_string() + ' \n', cm.to_string()])

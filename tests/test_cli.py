@@ -44,7 +44,8 @@ def test_emotion_data_bad_folder(tmp_path):
 def test_emotion_data_bad_input(tmp_path, data, msg):
     "Bad input is one clear line on stderr and exit status 2, no traceback"
     if data == 'EMPTY': data = tmp_path
-    r = run(BIN/'emotion_data', '--data', data)
+    from emotion_nb.data import emotion_data, run_command
+    r = run_command(emotion_data, '--data', data)  # in this process, as the console script calls it
     assert r.returncode == 2
     assert msg in r.stderr and 'Traceback' not in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
@@ -53,3 +54,32 @@ def test_emotion_data_fer_csv():
     r = run(BIN/'emotion_data', '--data', SHARED/'fer2013_sample.csv')
     assert r.returncode == 0, r.stderr
     assert 'EmotionDataset(fer_csv, 385 images' in r.stdout
+
+def _console_scripts()->dict:
+    cfg = configparser.ConfigParser(); cfg.read(ROOT/'settings.ini')
+    return dict(e.split('=') for e in cfg['DEFAULT']['console_scripts'].split())
+
+def test_each_command_defined_once():
+    "Each console script is one function, defined in one module; any other module only re-exports that same object"
+    import importlib
+    mods = [importlib.import_module(f'emotion_nb.{m}') for m in ('data', 'train', 'ensemble', 'gradcam', 'deploy')]
+    for name, target in _console_scripts().items():
+        mod, fn = target.split(':')
+        func = getattr(importlib.import_module(mod), fn)
+        assert func.__module__ == mod, f'{name} -> {target} is defined in {func.__module__}'
+        assert [m.__name__ for m in mods if getattr(m, fn, func) is not func] == [], f'{fn} is defined more than once'
+
+def test_help_spells_flags_alike():
+    "Every command's --help spells its flags with dashes; the flags commands share have one name"
+    import importlib, re
+    from emotion_nb.data import run_command
+    helps = {}
+    for name, target in _console_scripts().items():
+        mod, fn = target.split(':')
+        r = run_command(getattr(importlib.import_module(mod), fn), '--help')
+        assert r.returncode == 0, r.stderr
+        helps[name] = set(re.findall(r'(?<![\w-])(--[a-z][\w-]*)', r.stdout))
+        assert not [f for f in helps[name] if '_' in f], (name, helps[name])
+    for name in ('emotion_evaluate', 'emotion_predict', 'emotion_export'): assert '--model' in helps[name], (name, helps[name])
+    for name in ('emotion_data', 'emotion_train', 'emotion_export'): assert '--out' in helps[name], (name, helps[name])
+    for name in ('emotion_evaluate', 'emotion_predict'): assert '--json' in helps[name], (name, helps[name])

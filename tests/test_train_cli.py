@@ -79,11 +79,15 @@ def _pickled(d):
     ('emotion_train', ['--mixup', '-0.5'], 'alpha >= 0'),
 ])
 def test_bad_input(tmp_path, cmd, args, msg):
-    "Bad input is one clear line on stderr and exit status 2, no traceback"
+    "Bad input is one clear line on stderr and exit status 2, no traceback (run in this process: the console scripts call the same functions)"
+    from emotion_nb.data import run_command
+    from emotion_nb.train import emotion_train
+    from emotion_nb.ensemble import emotion_evaluate
+    COMMANDS = {'emotion_train': emotion_train, 'emotion_evaluate': emotion_evaluate}
     for c in ('happy', 'sad'): (tmp_path/'empty'/c).mkdir(parents=True)  # class folders without images
     args = [a(tmp_path) if callable(a) else (tmp_path/'empty' if a == 'EMPTY' else a) for a in args]
     extra = ['--data', 'synthetic'] if cmd == 'emotion_evaluate' else ['--out', tmp_path/'run', '--epochs', '1']
-    r = run(BIN/cmd, *args, *extra)
+    r = run_command(COMMANDS[cmd], *args, *extra)  # in this process: an escaping exception fails the test with its traceback
     assert r.returncode == 2, (r.stdout[-2000:], r.stderr[-2000:])
     assert msg in r.stderr and 'Traceback' not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
@@ -120,6 +124,7 @@ def test_default_trains_from_imagenet_offline(tmp_path):
     assert (m['arch'], m['pretrained'], m['epochs_run']) == ('efficientnet_lite0', 'imagenet', 1)
     assert not (tmp_path/'torch').exists()  # nothing was downloaded or cached
 
+@pytest.mark.slow  # about 7 minutes on 2 cores: four full passes over FER2013's 35,887 faces
 @pytest.mark.skipif(not (SHARED/'fer2013-dev.tar.gz').exists(), reason='FER2013 (shared/data) not present')
 def test_fer2013_end_to_end(tmp_path):
     "The CLI trains on the FER2013 folder and evaluates on PublicTest (a tiny budget: this checks the plumbing)"

@@ -31,7 +31,8 @@ def main():
             if ok: passed += 1
             else: failed += 1; print(out[-6000:], flush=True)
     if not a.no_pytest and (ROOT/'tests').exists():
-        r = subprocess.run([sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', str(ROOT/'tests')], cwd=ROOT, capture_output=True, text=True)
+        slow = ['--slow'] if 'slow' in a.flags.split() else []  # pytest's `slow` tests follow the notebooks' flag
+        r = subprocess.run([sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', *slow, str(ROOT/'tests')], cwd=ROOT, capture_output=True, text=True)
         print(r.stdout[-6000:], r.stderr[-2000:], sep='', flush=True)
         counts = {k: int(n) for n, k in re.findall(r'(\d+) (passed|failed|skipped|error|errors)', r.stdout.strip().splitlines()[-1] if r.stdout.strip() else '')}
         passed += counts.get('passed', 0); skipped += counts.get('skipped', 0)
