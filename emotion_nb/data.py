@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_data.ipynb #23d03fb1
 from __future__ import annotations
-import argparse, hashlib, io, json, os, re, shutil, sys, tarfile, tempfile, zipfile
+import argparse, hashlib, io, json, os, re, shutil, subprocess, sys, tarfile, tempfile, zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +26,7 @@ __all__ = ['FER_CLASSES', 'FER_CSV_IDS', 'IMAGE_EXTS', 'SPLIT_NAMES', 'EXPRESSIO
            'thumbnail', 'near_duplicate_pairs', 'inspect_image', 'AuditReport', 'audit_dataset', 'clean_dataset',
            'split_stats', 'contrast_shift', 'class_counts', 'class_weights', 'sample_weights', 'item_image',
            'ImageCache', 'emotion_dataloaders', 'plot_class_distribution', 'show_samples', 'stratified_subset',
-           'command_parser', 'cli', 'emotion_data', 'CommandResult', 'run_command']
+           'command_parser', 'cli', 'emotion_data', 'run_command']
 
 # %% ../nbs/00_data.ipynb #38376ea2
 FER_CLASSES = ['angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise']
@@ -914,21 +914,16 @@ def emotion_data(data:str='synthetic', # dataset name or path (folder, CSV, arch
         print(f"wrote {out}/summary.json, audit.csv, class_distribution.png, samples.png")
 
 # %% ../nbs/00_data.ipynb #5a97d4a7
-@dataclass
-class CommandResult:
-    "What a command left behind: its exit status and what it printed"
-    returncode:int; stdout:str; stderr:str
-
 def run_command(command, # a command such as `emotion_data` (a function made by `cli`)
                 *args, # its command-line arguments, converted with `str`
-               )->CommandResult:
+               )->subprocess.CompletedProcess:
     "Run `command` in this process as the shell would: `args` in `sys.argv`, its output captured, `sys.exit` as the status"
-    argv, out, err, code = sys.argv, io.StringIO(), io.StringIO(), 0
-    sys.argv = [command.__name__, *map(str, args)]
+    cmd, argv, out, err, code = [command.__name__, *map(str, args)], sys.argv, io.StringIO(), io.StringIO(), 0
+    sys.argv = cmd
     try:
         with redirect_stdout(out), redirect_stderr(err): command()
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else int(e.code is not None)
         if isinstance(e.code, str): err.write(e.code + '\n')
     finally: sys.argv = argv
-    return CommandResult(code, out.getvalue(), err.getvalue())
+    return subprocess.CompletedProcess(cmd, code, out.getvalue(), err.getvalue())
