@@ -35,7 +35,9 @@ def main():
     a = ap.parse_args()
     import torch
     from emotion_nb.data import load_dataset, clean_dataset, stratified_subset, EmotionDataset
-    from emotion_nb.train import TrainConfig, train, evaluate
+    from emotion_nb.train import train
+    from emotion_nb.learner import TrainConfig
+    from emotion_nb.inference import evaluate
     res_path = Path(a.results); res_path.parent.mkdir(parents=True, exist_ok=True)
     res = json.loads(res_path.read_text()) if res_path.exists() else {}
     res.update(setup={'data': str(a.data), 'arch': a.arch, 'minutes': a.minutes, 'train_frac': a.train_frac, 'seed': 42,

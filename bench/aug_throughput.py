@@ -66,7 +66,8 @@ def rate(imgs, fn, workers):
     return len(imgs) / (time.perf_counter() - t)
 
 def load_faces(data, n):
-    from emotion_nb.data import load_dataset, read_image
+    from emotion_nb.data import load_dataset
+    from emotion_nb.preprocess import read_image
     try: ds = load_dataset(data)
     except Exception: ds, data = load_dataset('synthetic'), 'synthetic'
     rows = ds.items.sample(min(n, len(ds.items)), random_state=0)

@@ -27,13 +27,14 @@ class StartFrom(Callback):
     order = 0
     def __init__(self, path): self.path = path
     def before_fit(self):
-        from emotion_nb.train import load_checkpoint
+        from emotion_nb.learner import load_checkpoint
         self.learn.model.load_state_dict(load_checkpoint(self.path)['model'])
 
 def train_resnet18(data, out, m64, m224, frac, lr224):
     "resnet18 from scratch at 64 px, then trained on at 224 px (all weights kept) on a stratified share of the training images"
     from emotion_nb.data import load_dataset, clean_dataset, stratified_subset
-    from emotion_nb.train import TrainConfig, train
+    from emotion_nb.train import train
+    from emotion_nb.learner import TrainConfig
     ds = clean_dataset(load_dataset(data, valid_pct=0.2, seed=42), verbose=False)
     s1 = out/'r18_64'
     if not (s1/'model.pth').exists():
@@ -75,10 +76,11 @@ def main():
     ap.add_argument('--results', default=str(ROOT/'bench'/'results'/'deploy.json'))
     a = ap.parse_args()
     from emotion_nb.data import load_dataset, clean_dataset
-    from emotion_nb.train import load_model
+    from emotion_nb.inference import load_model
     from emotion_nb.deploy import (export_onnx, verify_onnx, verification_text, quantize_int8, quantize_dynamic_int8,
-                                   calibration_items, items_images, OnnxClassifier, torch_runner, onnx_runner,
+                                   calibration_items, items_images, torch_runner, onnx_runner,
                                    torch_dynamic_head, compare_variants, state_dict_bytes)
+    from emotion_nb.runtime import OnnxClassifier
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     if a.model: model_path, ds = Path(a.model), clean_dataset(load_dataset(a.data), verbose=False)
     else: model_path, ds = train_resnet18(a.data, out, a.minutes_64, a.minutes_224, a.frac_224, a.lr_224)

@@ -61,7 +61,8 @@ def train_cli(name, data, out, *flags, test=True):
 def curve_point(ds, frac, start, minutes, out):
     "One point of the learning curve: `frac` of the training faces, ImageNet or scratch, `minutes` of training"
     from emotion_nb.data import stratified_subset
-    from emotion_nb.train import train, TrainConfig
+    from emotion_nb.train import train
+    from emotion_nb.learner import TrainConfig
     sub = stratified_subset(ds, {'train': frac}) if frac < 1 else ds
     t = time.time()
     r = train(sub, out/f'curve_{start}_{frac}', TrainConfig(pretrained=start, max_minutes=minutes), verbose=False)
@@ -80,13 +81,15 @@ def ck_folds(ck, k=5, seed=0):
         f = it.assign(split='train'); f.loc[va, 'split'] = 'valid'
         yield EmotionDataset(f, ck.classes, ck.fmt, ck.root)
 
-def ckplus_cv(ck_src, starts, epochs, out):
-    "Subject-grouped 5-fold cross-validation on CK+48 for each start: per-fold best and last-epoch validation accuracy"
+def ckplus_cv(ck_src, starts, epochs, out, res=None, save=lambda: None):
+    "Subject-grouped 5-fold cross-validation on CK+48 for each start (saved as each finishes; finished starts are kept)"
     import numpy as np
     from emotion_nb.data import load_dataset
-    from emotion_nb.train import train, TrainConfig
-    ck, res = load_dataset(ck_src), {}
+    from emotion_nb.train import train
+    from emotion_nb.learner import TrainConfig
+    ck, res = load_dataset(ck_src), {} if res is None else res
     for name, pretrained in starts.items():
+        if name in res and res[name].get('epochs') == epochs: continue
         folds = []
         for i, ds in enumerate(ck_folds(ck)):
             r = train(ds, out/f'ck_{name}_{i}', TrainConfig(pretrained=str(pretrained), epochs=epochs), verbose=False)
@@ -94,9 +97,10 @@ def ckplus_cv(ck_src, starts, epochs, out):
                           'last_accuracy': float(r.history.accuracy.iloc[-1]), 'macro_f1': r.metrics['valid']['macro_f1'],
                           'arch': r.metrics['arch'], 'img_size': r.metrics['img_size']})
         last = np.array([f['last_accuracy'] for f in folds]); best = np.array([f['best_accuracy'] for f in folds])
-        res[name] = {'pretrained': str(pretrained), 'folds': folds, 'last_mean': float(last.mean()), 'last_std': float(last.std(ddof=1)),
+        res[name] = {'pretrained': str(pretrained), 'epochs': epochs, 'folds': folds, 'last_mean': float(last.mean()), 'last_std': float(last.std(ddof=1)),
                      'best_mean': float(best.mean()), 'best_std': float(best.std(ddof=1))}
         print(f"CK+ {name}: last-epoch accuracy {last.mean():.3f} +- {last.std(ddof=1):.3f}", flush=True)
+        save()
     return res
 
 def main():
@@ -143,12 +147,13 @@ def main():
         res['curve'] = [curve_point(ds, f, s, a.curve_minutes, out) for f in (0.01, 0.05, 0.2, 1.0) for s in ('imagenet', 'none')]
         res['curve_minutes'] = a.curve_minutes; save()
     if 'ckplus' in parts:
-        starts = {'imagenet': 'imagenet', 'fer2013': out/'fer_scratch'/'model.pth',
-                  'imagenet_fer2013': out/'fer_recipe'/'model.pth', 'scratch': 'none'}
+        starts = {'imagenet': 'imagenet', 'scratch': 'none', 'fer2013': out/'fer_scratch'/'model.pth',
+                  'imagenet_fer2013': out/'fer_recipe'/'model.pth'}
         missing = [str(p) for p in starts.values() if isinstance(p, Path) and not p.exists()]
         if missing: sys.exit(f"ckplus needs the FER2013 models first (--only scratch recipe): missing {', '.join(missing)}")
-        res['ckplus_cv'] = ckplus_cv(str(find_data(a.ckplus) or a.ckplus), starts, a.ck_epochs, out)
-        res['ck_epochs'] = a.ck_epochs; save()
+        res['ck_epochs'] = a.ck_epochs
+        res['ckplus_cv'] = ckplus_cv(str(find_data(a.ckplus) or a.ckplus), starts, a.ck_epochs, out, res.setdefault('ckplus_cv', {}), save)
+        save()
     print(f"wrote {res_path}")
 
 if __name__ == '__main__': main()

@@ -22,7 +22,7 @@ def main():
     from emotion_nb.data import load_dataset, clean_dataset
     from emotion_nb.ensemble import (load_members, cached_probs, fit_weights, fit_temperature, apply_temperature, soft_vote,
                                      compare_votes, score_row, uncertainty_summary)
-    from emotion_nb.train import eval_items
+    from emotion_nb.inference import eval_items
     paths = a.model or [Path(a.runs)/n/'model.pth' for n in ('fer_recipe', 'fer_baseline')]
     missing = [str(p) for p in paths if not Path(p).exists()]
     if missing: sys.exit(f"fer_ensemble: missing member(s) {', '.join(missing)}: run bench/fer_benchmark.py first")

@@ -36,7 +36,8 @@ def main():
         for lr in a.lrs: res['runs'][f'{lr:g}'] = record(Path(a.collect)/f'p{lr}')
     else:
         from emotion_nb.data import find_data, load_dataset, stratified_subset
-        from emotion_nb.train import train, TrainConfig
+        from emotion_nb.train import train
+        from emotion_nb.learner import TrainConfig
         ds = stratified_subset(load_dataset(find_data(a.fer) or a.fer), {'train': 0.25, 'valid': 0.5, 'test': 0.5})
         for lr in a.lrs:
             d = Path(a.out)/f'p{lr}'

@@ -2,7 +2,8 @@ __version__ = "0.1.0"
 
 # The one hand-written module (as in nbdev itself): shortcuts to the entry points later chapters and users need,
 # resolved lazily so that `import emotion_nb` stays fast and does not import torch.
-_LAZY = {'load_model': 'train', 'TrainConfig': 'train', 'evaluate': 'train', 'predict': 'train', 'load_dataset': 'data',
+_LAZY = {'TrainConfig': 'learner', 'load_model': 'inference', 'evaluate': 'inference', 'predict': 'inference',
+         'load_dataset': 'data', 'image_array': 'preprocess', 'OnnxClassifier': 'runtime',
          'load_members': 'ensemble', 'ensemble_probs': 'ensemble', 'soft_vote': 'ensemble', 'train_members': 'ensemble'}
 
 def __getattr__(name):

@@ -4,100 +4,31 @@
 
 # %% ../nbs/00_data.ipynb #23d03fb1
 from __future__ import annotations
-import argparse, hashlib, io, json, os, re, shutil, subprocess, sys, tarfile, tempfile, zipfile
+import hashlib, io, json, os, re, shutil, subprocess, sys, tarfile, tempfile, zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-
 import numpy as np, pandas as pd
 from PIL import Image, ImageDraw, ImageFilter, ImageOps, UnidentifiedImageError
-from fastcore.script import anno_parser
-from contextlib import redirect_stdout, redirect_stderr
-from functools import wraps
+from .preprocess import IMAGE_EXTS, ImageReadError, normalize_contrast, open_image, read_image
+from .command import cli, fail
 
 # %% auto #0
-__all__ = ['FER_CLASSES', 'FER_CSV_IDS', 'IMAGE_EXTS', 'SPLIT_NAMES', 'EXPRESSIONS', 'CONTRAST', 'DETAIL_SIZES', 'DATA_FILES',
-           'COLUMNS', 'CKPLUS_NAME', 'FER_USAGE', 'PATH_COLS', 'LABEL_COLS', 'EMOSET_ATTRS', 'ARCHIVE', 'READERS',
-           'THUMB_SIZE', 'NEAR_DUP_RMS', 'SEVERITY', 'SPLIT_RANK', 'CACHE_BYTES', 'to_rgb', 'ImageReadError',
-           'pixels_to_image', 'open_image', 'read_image', 'draw_face', 'make_synthetic', 'normalize_contrast',
-           'sharpness', 'detail_loss', 'detail_size', 'cache_dir', 'data_dirs', 'find_data', 'extract_archive',
-           'read_folders', 'read_ckplus', 'read_fer_csv', 'read_split_csvs', 'emoset_classes', 'read_emoset',
-           'detect_format', 'add_valid_split', 'EmotionDataset', 'synthetic_dataset', 'load_dataset', 'row_image',
-           'thumbnail', 'near_duplicate_pairs', 'inspect_image', 'AuditReport', 'audit_dataset', 'clean_dataset',
-           'split_stats', 'contrast_shift', 'class_counts', 'class_weights', 'sample_weights', 'item_image',
-           'ImageCache', 'emotion_dataloaders', 'plot_class_distribution', 'show_samples', 'stratified_subset',
-           'command_parser', 'cli', 'emotion_data', 'run_command']
+__all__ = ['FER_CLASSES', 'FER_CSV_IDS', 'SPLIT_NAMES', 'EXPRESSIONS', 'DETAIL_SIZES', 'DATA_FILES', 'COLUMNS', 'CKPLUS_NAME',
+           'FER_USAGE', 'PATH_COLS', 'LABEL_COLS', 'EMOSET_ATTRS', 'ARCHIVE', 'READERS', 'THUMB_SIZE', 'NEAR_DUP_RMS',
+           'SEVERITY', 'SPLIT_RANK', 'CACHE_BYTES', 'draw_face', 'make_synthetic', 'sharpness', 'detail_loss',
+           'detail_size', 'cache_dir', 'data_dirs', 'find_data', 'extract_archive', 'read_folders', 'read_ckplus',
+           'read_fer_csv', 'read_split_csvs', 'emoset_classes', 'read_emoset', 'detect_format', 'add_valid_split',
+           'EmotionDataset', 'synthetic_dataset', 'load_dataset', 'row_image', 'thumbnail', 'near_duplicate_pairs',
+           'inspect_image', 'AuditReport', 'audit_dataset', 'clean_dataset', 'split_stats', 'contrast_shift',
+           'class_counts', 'class_weights', 'sample_weights', 'item_image', 'ImageCache', 'emotion_dataloaders',
+           'plot_class_distribution', 'show_samples', 'stratified_subset', 'emotion_data']
 
 # %% ../nbs/00_data.ipynb #38376ea2
 FER_CLASSES = ['angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise']
 FER_CSV_IDS = {0: 'angry', 1: 'disgust', 2: 'fear', 3: 'happy', 4: 'sad', 5: 'surprise', 6: 'neutral'}
-IMAGE_EXTS = {'.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff', '.webp'}
 SPLIT_NAMES = {'train': 'train', 'training': 'train', 'valid': 'valid', 'val': 'valid',
                'validation': 'valid', 'test': 'test', 'testing': 'test'}
-
-# %% ../nbs/00_data.ipynb #93f8f678
-def to_rgb(im:Image.Image, # any PIL image
-          )->Image.Image:
-    "Convert `im` to 8-bit RGB: rescale 16-bit and float images, composite transparency on white"
-    if im.mode == 'RGB': return im
-    if im.mode in ('I;16', 'I;16B', 'I;16L', 'I', 'F'):
-        a = np.asarray(im, dtype=np.float32)
-        if im.mode.startswith('I;16') or a.max() > 255: a = a / 257.0
-        elif im.mode == 'F' and a.max() <= 1.0: a = a * 255.0
-        return Image.fromarray(np.clip(a, 0, 255).round().astype(np.uint8), 'L').convert('RGB')
-    if im.mode == 'P' and 'transparency' in im.info: im = im.convert('RGBA')
-    if im.mode in ('RGBA', 'LA', 'PA', 'La', 'RGBa'):
-        im = im.convert('RGBA')
-        bg = Image.new('RGBA', im.size, (255, 255, 255, 255))
-        return Image.alpha_composite(bg, im).convert('RGB')
-    return im.convert('RGB')
-
-# %% ../nbs/00_data.ipynb #51b819cf
-class ImageReadError(ValueError):
-    "An image that cannot be read; the message names the file and the problem"
-    def __init__(self, path, kind, detail):
-        self.path, self.kind, self.detail = str(path), kind, detail
-        super().__init__(f"{path}: {detail}")
-
-# %% ../nbs/00_data.ipynb #573eb3d7
-def pixels_to_image(pixels:str, # space-separated grey values, as in fer2013.csv
-                    source='pixels', # name used in error messages (file and line)
-                   )->Image.Image:
-    "Decode a FER2013 pixel string into a square grayscale image"
-    try: vals = np.array(str(pixels).split(), dtype=np.int64)
-    except ValueError: raise ImageReadError(source, 'bad_pixels', 'pixel values are not all integers')
-    side = int(round(np.sqrt(len(vals))))
-    if len(vals) == 0 or side * side != len(vals):
-        raise ImageReadError(source, 'bad_pixels', f'expected a square image (e.g. 2304 = 48x48 values), got {len(vals)} values')
-    if vals.min() < 0 or vals.max() > 255:
-        raise ImageReadError(source, 'bad_pixels', 'pixel values outside 0-255')
-    return Image.fromarray(vals.reshape(side, side).astype(np.uint8), 'L')
-
-# %% ../nbs/00_data.ipynb #74be9555
-def open_image(path, # image file (or, with `pixels`, a name for the pixel source)
-               pixels:str|None=None, # FER2013 pixel string, used instead of the file
-              )->Image.Image:
-    "Open and fully decode one image, raising `ImageReadError` that names the file"
-    if isinstance(pixels, str): return pixels_to_image(pixels, source=path)
-    p = Path(path)
-    if not p.exists(): raise ImageReadError(p, 'missing', 'file not found')
-    if p.stat().st_size == 0: raise ImageReadError(p, 'empty', 'empty file (0 bytes)')
-    try:
-        im = Image.open(p)
-        im.load()
-    except UnidentifiedImageError: raise ImageReadError(p, 'not_image', 'not an image (PIL cannot identify the format)')
-    except (OSError, SyntaxError, ValueError) as e:
-        kind = 'truncated' if 'truncated' in str(e).lower() else 'corrupt'
-        raise ImageReadError(p, kind, f'{kind} image data ({e})')
-    return im
-
-def read_image(path, # image file, or a name for the pixel source
-               pixels:str|None=None, # FER2013 pixel string, used instead of the file
-              )->Image.Image:
-    "Read one image as 8-bit RGB, upright, ready for a CNN"
-    im = open_image(path, pixels)
-    if pixels is None: im = ImageOps.exif_transpose(im)
-    return to_rgb(im)
 
 # %% ../nbs/00_data.ipynb #2f90e32d
 EXPRESSIONS = {  # brow tilt (+ = inner ends up), brow lift, eye opening, mouth shape, mouth curve (+ = smile), mouth opening
@@ -188,25 +119,6 @@ def make_synthetic(dest, # folder to write `train/`, `valid/`, `test/` and `mask
                 (root/split/cls).mkdir(parents=True, exist_ok=True)
                 img.save(root/split/cls/f'{cls}_{i:05d}.png')
     return dest
-
-# %% ../nbs/00_data.ipynb #7de5e8e2
-CONTRAST = ('none', 'autocontrast', 'equalize')
-
-def _on_brightness(im:Image.Image, op)->Image.Image:
-    "Apply the grey-level map `op` to the brightness of `im` (grey images stay grey)"
-    if im.mode == 'L': return op(im)
-    im = to_rgb(im); a = np.asarray(im)
-    if (a[..., 0] == a[..., 1]).all() and (a[..., 1] == a[..., 2]).all(): return op(im.convert('L')).convert('RGB')
-    y, cb, cr = im.convert('YCbCr').split()
-    return Image.merge('YCbCr', (op(y), cb, cr)).convert('RGB')
-
-def normalize_contrast(im:Image.Image, # any PIL image
-                       kind:str='equalize', # 'none', 'autocontrast' (stretch to black..white) or 'equalize' (flat histogram)
-                      )->Image.Image:
-    "Normalise the contrast of one image, on its brightness only"
-    if kind not in CONTRAST: raise ValueError(f"contrast must be one of {', '.join(CONTRAST)}, not {kind!r}")
-    if kind == 'none': return im
-    return _on_brightness(im, ImageOps.equalize if kind == 'equalize' else ImageOps.autocontrast)
 
 # %% ../nbs/00_data.ipynb #cc834148
 def sharpness(im:Image.Image, # any PIL image
@@ -624,6 +536,7 @@ def _duplicate_issues(df:pd.DataFrame)->list[dict]:
                     out.append(dict(item=r.Index, path=r.path, split=r.split, label=r.label, issue='duplicate', detail=f'same pixels as {first.path}'))
     return out
 
+# %% ../nbs/00_data.ipynb #f8443bf2
 def _near_duplicate_issues(df:pd.DataFrame, # readable images: path, split, label, hash, thumb
                            max_rms:float=NEAR_DUP_RMS, # see `near_duplicate_pairs`
                           )->list[dict]:
@@ -640,6 +553,7 @@ def _near_duplicate_issues(df:pd.DataFrame, # readable images: path, split, labe
                        detail=f"near-identical to {keep.path} ({keep.split}, {p.rms:.2f} grey levels RMS apart)"))
     return list(out.values())
 
+# %% ../nbs/00_data.ipynb #37fa9024
 def audit_dataset(ds:EmotionDataset, # the dataset to check
                   min_size:int=32, # images smaller than this (either side) are reported as tiny
                   n_workers:int=8, # decoding threads
@@ -761,6 +675,7 @@ def item_image(row, # a row of a dataset table
     "The image of one table row (file or FER2013 pixel string) as a fastai `PILImage`"
     return PILImage(normalize_contrast(row_image(row), contrast))
 
+# %% ../nbs/00_data.ipynb #20218e87
 class ImageCache:
     "`item_image`, resized to `size` x `size`: decoded once, then served from memory"
     def __init__(self, size:int, contrast:str='none'): self.size, self.contrast, self.images = size, contrast, {}
@@ -772,6 +687,7 @@ class ImageCache:
             self.images[row.name] = im
         return im
 
+# %% ../nbs/00_data.ipynb #7b5b27f5
 CACHE_BYTES = 2**30  # `emotion_dataloaders` keeps images in memory when they fit in this
 
 def emotion_dataloaders(ds:EmotionDataset, # dataset (audit and clean it first)
@@ -852,38 +768,6 @@ def stratified_subset(ds:EmotionDataset, # dataset to sample from
     rest = it[~it.split.isin(list(fracs))]
     return EmotionDataset(pd.concat(parts + [rest]).reset_index(drop=True), ds.classes, ds.fmt, ds.root)
 
-# %% ../nbs/00_data.ipynb #e1664c42
-def _fail(prog, msg, code=2):
-    "Print `prog: error: msg` on stderr and exit with `code`"
-    print(f"{prog}: error: {msg}", file=sys.stderr)
-    sys.exit(code)
-
-# %% ../nbs/00_data.ipynb #c965a928
-def command_parser(func, # a function with docments
-                   aliases:dict, # flag name -> parameter, e.g. {'json': 'json_out'}
-                  )->argparse.ArgumentParser:
-    "fastcore's `anno_parser` for `func`, its flags spelled with dashes in `--help` (`--max-minutes`); underscores still work"
-    p, flag_of = anno_parser(func, prog=func.__name__), {v: k for k, v in aliases.items()}
-    for a in p._actions:
-        if not a.option_strings or a.dest in ('help', 'pdb', 'xtra'): continue
-        flag = '--' + flag_of.get(a.dest, a.dest).replace('_', '-')
-        for s in (flag, f'--{a.dest}', '--' + a.dest.replace('_', '-')): p._option_string_actions[s] = a
-        a.option_strings = [flag]  # what --help shows; the other spellings stay accepted
-    return p
-
-# %% ../nbs/00_data.ipynb #a1a51ea0
-def cli(**aliases):
-    "Make `func` a command: called with no arguments, it parses `sys.argv` with `command_parser` (`aliases`: flag -> parameter)"
-    def deco(func):
-        @wraps(func)
-        def _f(*args, **kwargs):
-            if args or kwargs: return func(*args, **kwargs)
-            a = vars(command_parser(func, aliases).parse_args(sys.argv[1:]))
-            a.pop('pdb', None); a.pop('xtra', None)
-            return func(**a)
-        return _f
-    return deco
-
 # %% ../nbs/00_data.ipynb #e41b055d
 @cli()
 def emotion_data(data:str='synthetic', # dataset name or path (folder, CSV, archive)
@@ -891,39 +775,26 @@ def emotion_data(data:str='synthetic', # dataset name or path (folder, CSV, arch
                  valid_pct:float=0.2, # validation share when the data has no valid split
                  seed:int=42, # seed of that split
                  min_size:int=32, # report images smaller than this as tiny
+                 json_out:bool=False, # print the summary as one JSON object
                 ):
     "Load a dataset, audit it (files and splits) and print its summary"
     try:
         ds = load_dataset(data, valid_pct=valid_pct, seed=seed)
         report = audit_dataset(ds, min_size=min_size)
-    except (FileNotFoundError, ValueError, OSError) as e: _fail('emotion_data', e)
-    print(ds); print(ds.counts().to_string()); print(report)
+    except (FileNotFoundError, ValueError, OSError) as e: fail('emotion_data', e)
     clean = clean_dataset(ds, report, verbose=False)
     shift = contrast_shift(split_stats(clean))
-    for w in shift: print(f"warning: {w}")
+    summary = dict(format=ds.fmt, root=str(ds.root), classes=ds.classes, n_images=len(ds), counts=ds.counts().to_dict(),
+                   excluded=len(report.excluded), issues=report.summary().to_dict('records'), shift=shift)
+    if json_out: print(json.dumps(summary, default=int))
+    else:
+        print(ds); print(ds.counts().to_string()); print(report)
+        for w in shift: print(f"warning: {w}")
     if out:
         out = Path(out); out.mkdir(parents=True, exist_ok=True)
-        summary = dict(format=ds.fmt, root=str(ds.root), classes=ds.classes, n_images=len(ds),
-                       counts=ds.counts().to_dict(), excluded=len(report.excluded),
-                       issues=report.summary().to_dict('records'), shift=shift)
         (out/'summary.json').write_text(json.dumps(summary, indent=2, default=int))
         report.issues.to_csv(out/'audit.csv', index=False)
         plot_class_distribution(ds).figure.savefig(out/'class_distribution.png', dpi=120, bbox_inches='tight')
         show_samples(clean).savefig(out/'samples.png', dpi=100, bbox_inches='tight')
         plt.close('all')
-        print(f"wrote {out}/summary.json, audit.csv, class_distribution.png, samples.png")
-
-# %% ../nbs/00_data.ipynb #5a97d4a7
-def run_command(command, # a command such as `emotion_data` (a function made by `cli`)
-                *args, # its command-line arguments, converted with `str`
-               )->subprocess.CompletedProcess:
-    "Run `command` in this process as the shell would: `args` in `sys.argv`, its output captured, `sys.exit` as the status"
-    cmd, argv, out, err, code = [command.__name__, *map(str, args)], sys.argv, io.StringIO(), io.StringIO(), 0
-    sys.argv = cmd
-    try:
-        with redirect_stdout(out), redirect_stderr(err): command()
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else int(e.code is not None)
-        if isinstance(e.code, str): err.write(e.code + '\n')
-    finally: sys.argv = argv
-    return subprocess.CompletedProcess(cmd, code, out.getvalue(), err.getvalue())
+        if not json_out: print(f"wrote {out}/summary.json, audit.csv, class_distribution.png, samples.png")

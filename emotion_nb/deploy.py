@@ -15,29 +15,28 @@ from PIL import Image
 from fastcore.script import Param
 import matplotlib.pyplot as plt
 from . import __version__
-from .data import *
-from .data import _fail
-from .train import *
+from .preprocess import IMAGE_EXTS, preprocess_spec
+from .command import EXIT_ERROR, EXIT_USAGE, cli, fail, progress
+from .data import clean_dataset, load_dataset, row_image
+from .learner import load_checkpoint
+from .inference import ModelMeta, load_model
+from .train import CLI_ERRORS
 from .ensemble import load_members
-from .gradcam import prediction_record, prediction_line, predict_files
+from .runtime import META_PREFIX, OnnxClassifier, onnx_session, read_metadata
 
 # %% auto #0
-__all__ = ['META_PREFIX', 'QUANTIZE', 'onnx_metadata', 'set_metadata', 'read_metadata', 'WithProbs', 'export_graph',
-           'export_onnx', 'onnx_session', 'OnnxClassifier', 'items_images', 'output_agreement', 'verify_onnx',
-           'verification_text', 'calibration_items', 'ImageCalibrationReader', 'mb', 'quantize_with', 'quantize_int8',
-           'quantize_dynamic_int8', 'torch_dynamic_head', 'latency_ms', 'state_dict_bytes', 'torch_runner',
-           'onnx_runner', 'predicted_classes', 'compare_variants', 'plot_variants', 'SoftVoteNet', 'export_ensemble',
-           'verify_ensemble', 'verify_images', 'emotion_export', 'expand_images', 'emotion_predict', 'deploy_report']
+__all__ = ['QUANTIZE', 'onnx_metadata', 'set_metadata', 'WithProbs', 'export_graph', 'export_onnx', 'items_images',
+           'output_agreement', 'verify_onnx', 'verification_text', 'calibration_items', 'ImageCalibrationReader', 'mb',
+           'quantize_with', 'quantize_int8', 'quantize_dynamic_int8', 'torch_dynamic_head', 'latency_ms',
+           'state_dict_bytes', 'torch_runner', 'onnx_runner', 'predicted_classes', 'compare_variants', 'plot_variants',
+           'SoftVoteNet', 'export_ensemble', 'verify_ensemble', 'verify_images', 'emotion_export', 'deploy_report']
 
 # %% ../nbs/05_deployment.ipynb #dc7834c1
-META_PREFIX = 'emotion_nb.'
-
 def onnx_metadata(meta:ModelMeta, # from `load_model`
                   **extra, # more entries (kind, members, quantization, ...)
                  )->dict:
     "The facts a deployed model needs, as ONNX metadata (string values): classes and exactly how to preprocess"
-    d = {'classes': meta.classes, 'img_size': meta.img_size, 'channels': 3, 'mean': meta.mean, 'std': meta.std,
-         'contrast': meta.contrast, 'arch': meta.arch, 'source': str(meta.path),
+    d = {'classes': meta.classes, **preprocess_spec(meta.img_size, meta.mean, meta.std, meta.contrast), 'arch': meta.arch, 'source': str(meta.path),
          'version': __version__, 'kind': 'model', 'quantization': 'none (fp32)', **extra}
     return {META_PREFIX + k: json.dumps(v) for k, v in d.items()}
 
@@ -50,11 +49,6 @@ def set_metadata(path, # an .onnx file
     del m.metadata_props[:]
     onnx.helper.set_model_props(m, {**keep, **props})
     onnx.save(m, str(path))
-
-def read_metadata(path)->dict:
-    "The emotion_nb metadata of an ONNX file, decoded (empty if it has none)"
-    m = onnx.load(str(path), load_external_data=False)
-    return {p.key[len(META_PREFIX):]: json.loads(p.value) for p in m.metadata_props if p.key.startswith(META_PREFIX)}
 
 # %% ../nbs/05_deployment.ipynb #b5d83068
 class WithProbs(nn.Module):
@@ -90,76 +84,6 @@ def export_onnx(model_path, # a checkpoint written by `train`
     export_graph(WithProbs(net), meta.img_size, out, opset=opset)
     set_metadata(out, onnx_metadata(meta))
     return Path(out)
-
-# %% ../nbs/05_deployment.ipynb #b51f9345
-def onnx_session(path, # an .onnx file
-                 threads:int|None=None, # intra-op threads (default: onnxruntime's, all cores)
-                )->ort.InferenceSession:
-    "An onnxruntime CPU session for `path`, refusing files that are not ONNX models"
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"{path}: no such model file")
-    so = ort.SessionOptions()
-    if threads: so.intra_op_num_threads = threads
-    so.log_severity_level = 3
-    try: return ort.InferenceSession(str(path), so, providers=['CPUExecutionProvider'])
-    except Exception as e:
-        raise ValueError(f"{path}: not an ONNX model onnxruntime can load ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
-
-# %% ../nbs/05_deployment.ipynb #eb324cfc
-def _as_image(x, i:int)->Image.Image:
-    "An input of `OnnxClassifier` (path, PIL image or uint8/float array) as a PIL image"
-    if isinstance(x, (str, Path)): return read_image(x)
-    if isinstance(x, Image.Image): return x
-    if isinstance(x, np.ndarray):
-        a = x[..., 0] if x.ndim == 3 and x.shape[2] == 1 else x
-        if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] == 3)) or min(a.shape[:2]) < 1:
-            raise ValueError(f"input {i}: expected an image array of shape H x W or H x W x 3, got {x.shape}")
-        if a.dtype != np.uint8:
-            if not np.issubdtype(a.dtype, np.floating) or a.min() < 0 or a.max() > 1:
-                raise ValueError(f"input {i}: expected uint8 values, or floats in [0, 1], got {a.dtype} in [{a.min()}, {a.max()}]")
-            a = (a * 255).round().astype(np.uint8)
-        return Image.fromarray(a)
-    raise TypeError(f"input {i}: expected a file path, a PIL image or an array, not {type(x).__name__}")
-
-class OnnxClassifier:
-    "An onnxruntime session with the model's classes and its training-time preprocessing: paths, PIL images or arrays in, labels out"
-    def __init__(self, path, # an .onnx file written by `export_onnx` (or `export_ensemble`, `quantize_int8`)
-                 threads:int|None=None, # intra-op threads
-                ):
-        self.path, self.session = Path(path), onnx_session(path, threads)
-        self.meta = read_metadata(path)
-        if 'classes' not in self.meta:
-            raise ValueError(f"{path}: an ONNX model without emotion_nb metadata (classes, preprocessing); export it with export_onnx")
-        self.classes, self.img_size = self.meta['classes'], self.meta['img_size']
-        self.outputs = [o.name for o in self.session.get_outputs()]
-
-    def __repr__(self): return f"OnnxClassifier({self.path.name}: {self.meta['kind']} {self.meta['arch']}, {self.img_size} px, {len(self.classes)} classes, {self.meta['quantization']})"
-
-    def preprocess(self, x, i:int=0)->np.ndarray:
-        "One input as the model's 3 x S x S float32 array, exactly as in training (`image_tensor`)"
-        m = self.meta
-        return image_tensor(_as_image(x, i), self.img_size, m['mean'], m['std'], m['contrast']).numpy()
-
-    def run(self, x:np.ndarray)->np.ndarray:
-        "Probabilities for a preprocessed batch (N x 3 x S x S float32)"
-        s = self.img_size
-        if not isinstance(x, np.ndarray) or x.ndim != 4 or x.shape[1:] != (3, s, s):
-            raise ValueError(f"expected a batch of shape N x 3 x {s} x {s}, got {getattr(x, 'shape', type(x).__name__)}")
-        return self.session.run(['probs'], {'input': x.astype(np.float32, copy=False)})[0]
-
-    def predict_proba(self, inputs, # a list of paths, PIL images or arrays (or one of them)
-                      bs:int=32, # batch size
-                     )->np.ndarray:
-        "Class probabilities, one row per input"
-        if isinstance(inputs, (str, Path, Image.Image)) or (isinstance(inputs, np.ndarray) and inputs.ndim <= 3): inputs = [inputs]
-        inputs = list(inputs)
-        out = [self.run(np.stack([self.preprocess(x, i + j) for j, x in enumerate(inputs[i:i + bs])])) for i in range(0, len(inputs), bs)]
-        return np.concatenate(out) if out else np.zeros((0, len(self.classes)), np.float32)
-
-    def predict(self, inputs, bs:int=32)->list[dict]:
-        "The predicted emotion, its probability and every class's probability, for each input"
-        return [{'emotion': self.classes[int(p.argmax())], 'probability': float(p.max()),
-                 'probabilities': dict(zip(self.classes, map(float, p)))} for p in self.predict_proba(inputs, bs)]
 
 # %% ../nbs/05_deployment.ipynb #9cc67345
 def items_images(items:pd.DataFrame)->list[Image.Image]:
@@ -218,15 +142,16 @@ class ImageCalibrationReader(CalibrationDataReader):
                 ):
         bs = max(d for d in range(1, min(bs, len(images)) + 1) if len(images) % d == 0)  # equal batches: the histogram calibrators stack them
         self.batches = [np.stack([clf.preprocess(im) for im in images[i:i + bs]]) for i in range(0, len(images), bs)]
-        self.it = iter(self.batches)
+        self.rewind()
     def get_next(self): return next(({'input': b} for b in self.it), None)
-    def rewind(self): self.it = iter(self.batches)
+    def rewind(self): self.it = iter(progress(self.batches, 'calibrating', min_items=8))  # a bar on a terminal (00b)
 
 # %% ../nbs/05_deployment.ipynb #289be55b
 def mb(path)->float:
     "Size of a file in MB"
     return Path(path).stat().st_size / 2**20
 
+# %% ../nbs/05_deployment.ipynb #88e03185
 QUANTIZE = ('int8', 'dynamic')  # static int8 (QDQ, per-channel, calibrated) and dynamic int8 (weights only; the wrong tool for CNNs)
 
 def quantize_with(quantize, # called as quantize(fp32 path, output path)
@@ -244,6 +169,7 @@ def quantize_with(quantize, # called as quantize(fp32 path, output path)
     set_metadata(out, {META_PREFIX + k: json.dumps(v) for k, v in m.items()})
     return out
 
+# %% ../nbs/05_deployment.ipynb #4064efdd
 def quantize_int8(onnx_path, # fp32 model written by `export_onnx`
                   out, # the int8 .onnx file to write
                   calib, # calibration data: dataset name/path, dataset rows, or a list of PIL images
@@ -267,6 +193,7 @@ def quantize_int8(onnx_path, # fp32 model written by `export_onnx`
     return quantize_with(static, onnx_path, out, f"int8 static, QDQ, {'per-channel' if per_channel else 'per-tensor'} weights, "
                                                  f"{method} calibration on {len(images)} images")
 
+# %% ../nbs/05_deployment.ipynb #59e16aee
 def quantize_dynamic_int8(onnx_path, # fp32 model written by `export_onnx`
                           out, # the .onnx file to write
                          )->Path:
@@ -274,6 +201,7 @@ def quantize_dynamic_int8(onnx_path, # fp32 model written by `export_onnx`
     return quantize_with(lambda pre, out: quantize_dynamic(pre, out, weight_type=QuantType.QInt8), onnx_path, out,
                          'int8 dynamic (weights), activations quantized at run time')
 
+# %% ../nbs/05_deployment.ipynb #23420475
 def torch_dynamic_head(model:nn.Module)->nn.Module:
     "PyTorch's dynamic quantization: int8 `nn.Linear` layers (the head); convolutions stay fp32"
     with warnings.catch_warnings():
@@ -292,12 +220,14 @@ def latency_ms(fn, # runs one batch
         t0 = time.perf_counter(); fn(); t.append((time.perf_counter() - t0) * 1e3)
     return np.array(t)
 
+# %% ../nbs/05_deployment.ipynb #6a675d23
 def state_dict_bytes(model:nn.Module)->int:
     "Bytes of the model's weights as `torch.save` writes them (a training checkpoint also holds optimizer state)"
     import io
     buf = io.BytesIO(); torch.save(model.state_dict(), buf)
     return buf.getbuffer().nbytes
 
+# %% ../nbs/05_deployment.ipynb #badcb7c7
 def torch_runner(model:nn.Module):
     "A function: N x 3 x S x S float32 array -> probabilities, with PyTorch eager"
     model = model.eval()
@@ -305,11 +235,13 @@ def torch_runner(model:nn.Module):
         with torch.inference_mode(): return model(torch.from_numpy(x)).softmax(-1).numpy()
     return run
 
+# %% ../nbs/05_deployment.ipynb #a942c973
 def onnx_runner(path, threads:int|None=None):
     "A function: N x 3 x S x S float32 array -> probabilities, with onnxruntime"
     s = onnx_session(path, threads)
     return lambda x: s.run(['probs'], {'input': x})[0]
 
+# %% ../nbs/05_deployment.ipynb #d3939598
 def predicted_classes(run, # from `torch_runner` or `onnx_runner`
                       x:np.ndarray, # preprocessed images (N x 3 x S x S)
                       bs:int=64, # images per call
@@ -317,6 +249,7 @@ def predicted_classes(run, # from `torch_runner` or `onnx_runner`
     "The top-1 class of each image, in batches"
     return np.concatenate([run(x[i:i + bs]) for i in range(0, len(x), bs)]).argmax(1)
 
+# %% ../nbs/05_deployment.ipynb #efe55387
 def compare_variants(variants:dict, # name -> (runner from `torch_runner`/`onnx_runner`, file size in bytes)
                      x:np.ndarray, # preprocessed evaluation images (N x 3 x S x S)
                      y:np.ndarray, # their class indices
@@ -342,6 +275,7 @@ def compare_variants(variants:dict, # name -> (runner from `torch_runner`/`onnx_
     t['smaller'] = t.size_MB[ref] / t.size_MB
     return t
 
+# %% ../nbs/05_deployment.ipynb #44a5bd78
 def plot_variants(t:pd.DataFrame, # from `compare_variants`
                   title:str=''):
     "Latency at batch 1, throughput at batch 32, file size and accuracy of each variant"
@@ -369,6 +303,7 @@ class SoftVoteNet(nn.Module):
         probs = [m(x).softmax(-1)[:, getattr(self, f'perm{i}')] for i, m in enumerate(self.models)]
         return (torch.stack(probs) * self.weights[:, None, None]).sum(0)
 
+# %% ../nbs/05_deployment.ipynb #50f6b0da
 def export_ensemble(model_paths:list, # member checkpoints (same classes and preprocessing)
                     out, # the .onnx file to write
                     weights=None, # one weight per member (default: equal)
@@ -387,6 +322,7 @@ def export_ensemble(model_paths:list, # member checkpoints (same classes and pre
                                     weights=net.weights.tolist(), source=[str(p) for p in model_paths]))
     return Path(out)
 
+# %% ../nbs/05_deployment.ipynb #e4abb5d5
 def verify_ensemble(onnx_path, # the graph written by `export_ensemble`
                     model_paths:list, # its member checkpoints
                     images:list, # real images (PIL)
@@ -405,13 +341,15 @@ def _default_verify_data(model_path)->str:
     try: return json.loads(m.read_text())['data']
     except Exception: return 'synthetic'
 
+# %% ../nbs/05_deployment.ipynb #aa3ef09e
 def verify_images(data, n:int=64)->list:
     "Up to `n` real images to verify an export on: the test split if there is one, else any"
     ds = clean_dataset(load_dataset(data), verbose=False)
     items = ds.split('test') if (ds.items.split == 'test').any() else ds.items
     return items_images(items.sample(min(n, len(items)), random_state=0))
 
-@cli(model='model_path', out='output_path')  # --model_path/--output_path: the old spellings, still accepted
+# %% ../nbs/05_deployment.ipynb #c6051b2c
+@cli(choices={'quantize': QUANTIZE}, required=('model_path', 'output_path'), model='model_path', out='output_path')  # --model_path/--output_path: the old spellings, still accepted
 def emotion_export(model_path:Param("a model.pth written by emotion_train; give it more than once for one soft-vote ensemble graph", str, action='append')=None,
                    output_path:str=None, # the .onnx file to write (with --quantize: the quantized model; the fp32 one goes beside it)
                    quantize:str=None, # int8 (static: QDQ, per-channel, calibrated on --calib-data) or dynamic (for comparison)
@@ -419,13 +357,14 @@ def emotion_export(model_path:Param("a model.pth written by emotion_train; give 
                    calib_n:int=256, # calibration images
                    verify_data:str=None, # images to verify the export on (default: the model's training data)
                    opset:int=17, # ONNX opset
+                   json_out:bool=False, # print what was written and measured as one JSON object instead of the report
                   ):
     "Export a trained model (or an ensemble) to ONNX, verify it against PyTorch, optionally quantize it, and report sizes"
-    prog = 'emotion_export'
-    if not model_path: _fail(prog, 'give the model with --model PATH')
-    if not output_path: _fail(prog, 'give the file to write with --out OUT.onnx')
-    if quantize and quantize not in QUANTIZE: _fail(prog, f"unknown --quantize {quantize!r}; allowed: {', '.join(QUANTIZE)}")
-    if quantize == 'int8' and not calib_data: _fail(prog, 'int8 needs calibration images: --calib-data DATA')
+    prog, say = 'emotion_export', (lambda *a: None) if json_out else print
+    if not model_path: fail(prog, 'give the model with --model PATH', EXIT_USAGE)
+    if not output_path: fail(prog, 'give the file to write with --out OUT.onnx', EXIT_USAGE)
+    if quantize and quantize not in QUANTIZE: fail(prog, f"unknown --quantize {quantize!r}; allowed: {', '.join(QUANTIZE)}", EXIT_USAGE)
+    if quantize == 'int8' and not calib_data: fail(prog, 'int8 needs calibration images: --calib-data DATA', EXIT_USAGE)
     out = Path(output_path)
     fp32 = out.with_suffix('.fp32.onnx') if quantize else out
     try:
@@ -434,65 +373,24 @@ def emotion_export(model_path:Param("a model.pth written by emotion_train; give 
         t = time.time()
         if len(model_path) == 1: export_onnx(model_path[0], fp32, opset)
         else: export_ensemble(model_path, fp32, opset=opset)
-        print(f"exported {', '.join(model_path)} -> {fp32} ({time.time() - t:.1f} s)")
+        say(f"exported {', '.join(model_path)} -> {fp32} ({time.time() - t:.1f} s)")
         images = verify_images(verify_data or _default_verify_data(model_path[0]))
         r = verify_onnx(fp32, model_path[0], images) if len(model_path) == 1 else verify_ensemble(fp32, model_path, images)
-        print(verification_text(r))
-        clf = OnnxClassifier(fp32)
-        sizes = [('PyTorch weights', sum(state_dict_bytes(load_model(p)[0]) for p in model_path) / 2**20), ('ONNX fp32', mb(fp32))]
+        say(verification_text(r))
+        rep = {'models': list(model_path), 'onnx': str(fp32), 'verification': r,
+               'sizes_mb': {'PyTorch weights': sum(state_dict_bytes(load_model(p)[0]) for p in model_path) / 2**20, 'ONNX fp32': mb(fp32)}}
         if quantize:
             q = quantize_int8(fp32, out, calib) if quantize == 'int8' else quantize_dynamic_int8(fp32, out)
-            a, b = clf.predict_proba(images).argmax(1), OnnxClassifier(q).predict_proba(images).argmax(1)
-            print(f"quantized ({read_metadata(q)['quantization']}) -> {q}")
-            print(f"int8 vs fp32: top-1 agreement {(a == b).mean():.1%} on {len(images)} real images")
-            sizes.append((f'ONNX {quantize}', mb(q)))
-        print('sizes: ' + ', '.join(f'{k} {v:.2f} MB' for k, v in sizes) +
-              (f" ({sizes[1][1] / sizes[2][1]:.1f}x smaller than fp32)" if quantize else ''))
-    except CLI_ERRORS as e: _fail(prog, e)
-    if not r['ok']: sys.exit(1)
-
-# %% ../nbs/05_deployment.ipynb #9c79123c
-def expand_images(args:list)->tuple[list, list]:
-    "Files to predict from paths and folders (folders: their image files, recursively); and the folder files skipped"
-    files, skipped = [], []
-    for a in args:
-        p = Path(a)
-        if p.is_dir():
-            for f in sorted(q for q in p.rglob('*') if q.is_file()):
-                (files if f.suffix.lower() in IMAGE_EXTS else skipped).append(str(f))
-        else: files.append(str(a))
-    return files, skipped
-
-@cli(json='json_out')
-def emotion_predict(images:Param("image files or folders to classify", str, nargs='*', opt=False)=None,
-                    model:str=None, # a model.pth written by emotion_train, or an .onnx written by emotion_export
-                    gradcam:str=None, # folder for one Grad-CAM overlay PNG per image (needs a .pth model)
-                    layer:str=None, # target layer for Grad-CAM (default: the last convolutional block)
-                    top:int=3, # how many classes to list per image
-                    json_out:bool=False, # one JSON object per image (flag: --json)
-                   ):
-    "Predict the emotion of each image (files or folders) with a .pth or .onnx model; a bad file is reported and skipped"
-    prog = 'emotion_predict'
-    if not model: _fail(prog, 'give the model with --model PATH')
-    files, skipped = expand_images(images or [])
-    for f in skipped: print(f"{prog}: ignored {f}: not an image file name ({', '.join(sorted(IMAGE_EXTS))})", file=sys.stderr)
-    if not files: _fail(prog, 'give at least one image file or a folder with images')
-    if Path(model).suffix.lower() != '.onnx':  # PyTorch, with Grad-CAM when asked (chapter 03)
-        try: skipped = predict_files(files, model, gradcam, layer, top, json_out)
-        except CLI_ERRORS as e: _fail(prog, e)
-        if skipped: sys.exit(2)
-        return
-    if gradcam: _fail(prog, 'Grad-CAM needs gradients, so the PyTorch model: give the .pth with --gradcam')
-    try: clf = OnnxClassifier(model)
-    except CLI_ERRORS as e: _fail(prog, e)
-    failed = 0
-    for path in files:
-        try: p = clf.predict_proba([path])[0]
-        except (ImageReadError, ValueError, OSError) as e:
-            print(f"{prog}: skipped: {e}", file=sys.stderr); failed += 1; continue
-        rec = prediction_record(path, p, clf.classes, top)
-        print(json.dumps(rec) if json_out else prediction_line(rec))
-    if failed: sys.exit(2)
+            a, b = OnnxClassifier(fp32).predict_proba(images).argmax(1), OnnxClassifier(q).predict_proba(images).argmax(1)
+            rep.update(quantized=str(q), quantization=read_metadata(q)['quantization'], top1_agreement=float((a == b).mean()))
+            rep['sizes_mb'][f'ONNX {quantize}'] = mb(q)
+            say(f"quantized ({rep['quantization']}) -> {q}\nint8 vs fp32: top-1 agreement {(a == b).mean():.1%} on {len(images)} real images")
+        sz = rep['sizes_mb']
+        say('sizes: ' + ', '.join(f'{k} {v:.2f} MB' for k, v in sz.items()) +
+            (f" ({sz['ONNX fp32'] / sz[f'ONNX {quantize}']:.1f}x smaller than fp32)" if quantize else ''))
+    except CLI_ERRORS as e: fail(prog, e)
+    if json_out: print(json.dumps(rep, default=str))
+    if not r['ok']: sys.exit(EXIT_ERROR)
 
 # %% ../nbs/05_deployment.ipynb #930e6f94
 def deploy_report(path)->tuple:

@@ -7,14 +7,16 @@ from __future__ import annotations
 import hashlib, json, time
 from dataclasses import dataclass
 from pathlib import Path
-
 import numpy as np, pandas as pd, torch
 from fastcore.script import Param
 from fastai.vision.all import default_device
 import matplotlib.pyplot as plt
-from .data import *
-from .data import _fail
-from .train import *
+from .command import EXIT_USAGE, cli, fail
+from .data import EmotionDataset, cache_dir
+from .learner import TrainConfig
+from emotion_nb.inference import (InferenceItems, class_probs, classification_metrics, eval_items, load_model,
+    report_table)
+from .train import CLI_ERRORS, eval_dataset, evaluate_checkpoint, evaluation_text, train
 
 # %% auto #0
 __all__ = ['train_members', 'align_classes', 'Ensemble', 'member_name', 'load_members', 'ensemble_probs', 'cached_probs',
@@ -89,16 +91,6 @@ def load_members(paths, # checkpoints written by `train`
 def _prep_key(meta)->tuple:
     return (meta.img_size, tuple(meta.mean), tuple(meta.std), meta.contrast)
 
-class _SharedItems(torch.utils.data.Dataset):
-    "Each image decoded once and prepared for every distinct member input"
-    def __init__(self, items, keys): self.items, self.keys = items, keys
-    def __len__(self): return len(self.items)
-    def __getitem__(self, i):
-        r = self.items.iloc[i]
-        px = r.get('pixels')
-        img = read_image(r['path'], px if isinstance(px, str) else None)
-        return tuple(image_tensor(img, *k) for k in self.keys)
-
 @torch.no_grad()
 def ensemble_probs(ens:Ensemble, # from `load_members`
                    items:pd.DataFrame, # rows with `path` (and `pixels` for CSV data)
@@ -108,14 +100,11 @@ def ensemble_probs(ens:Ensemble, # from `load_members`
     "Probabilities of every member: an array (members x items x classes), columns in `ens.classes` order"
     keys = list(dict.fromkeys(_prep_key(m) for m in ens.metas))
     which = [keys.index(_prep_key(m)) for m in ens.metas]
-    dl = torch.utils.data.DataLoader(_SharedItems(items.reset_index(drop=True), keys), batch_size=bs)
+    dl = torch.utils.data.DataLoader(InferenceItems(items, keys), batch_size=bs)  # chapter 01
     out = [[] for _ in ens.models]
     for xs in dl:
         for j, (model, k) in enumerate(zip(ens.models, which)):
-            model.eval(); x = xs[k].to(next(model.parameters()).device)
-            p = model(x).float().softmax(-1)
-            if tta: p = (p + model(x.flip(-1)).float().softmax(-1)) / 2
-            out[j].append(p.cpu().numpy())
+            out[j].append(class_probs(model.eval(), xs[k].to(next(model.parameters()).device), tta).cpu().numpy())
     return np.stack([np.concatenate(o)[:, perm] if o else np.zeros((0, len(ens.classes)), np.float32)
                      for o, perm in zip(out, ens.perms)])
 
@@ -368,29 +357,31 @@ def evaluate_ensemble(members, # member checkpoints, or an `Ensemble` from `load
     return m
 
 # %% ../nbs/02_ensembles.ipynb #0d9e86af
-@cli(json='json_out')
+@cli(choices={'split': ('train', 'valid', 'test', 'all'), 'vote': ('soft', 'hard', 'weighted')}, required=('model',))
 def emotion_evaluate(model:Param("a model.pth written by emotion_train; repeat --model for an ensemble", str, action='append')=None,
                      data:str='synthetic', # dataset name or path; a folder of class folders is evaluated as a whole
                      split:str='test', # train, valid, test, or all
                      tta:bool=False, # also predict the mirrored images and average
                      vote:str='soft', # how an ensemble decides: soft, hard or weighted
                      weights:Param("member weights for --vote weighted (default: fitted on the valid split)", float, nargs='+')=None,
-                     json_out:bool=False, # print one JSON object instead of the report (flag: --json)
+                     json_out:bool=False, # print one JSON object instead of the report
                     ):
     "Evaluate a trained model, or an ensemble of several: accuracy, macro-F1, per-class metrics, confusion matrix"
     models = model or []
-    if not models: _fail('emotion_evaluate', 'give the model to evaluate with --model PATH (repeat it for an ensemble)')
+    if not models: fail('emotion_evaluate', 'give the model to evaluate with --model PATH (repeat it for an ensemble)', EXIT_USAGE)
     if len(models) == 1 and vote == 'soft' and not weights:  # one model: chapter 01's evaluation
         try: m = evaluate_checkpoint(models[0], data, split, tta, verbose=not json_out)
-        except CLI_ERRORS as e: _fail('emotion_evaluate', e)
+        except CLI_ERRORS as e: fail('emotion_evaluate', e)
         print(json.dumps(m) if json_out else evaluation_text(m)); return
     try:
         if weights is not None and vote != 'weighted': raise ValueError("--weights needs --vote weighted")
         check_weights(weights, len(models)) if weights is not None else None
+    except ValueError as e: fail('emotion_evaluate', e, EXIT_USAGE)
+    try:
         ens = load_members(models, device=default_device())
         ds, split = eval_dataset(data, split, ens.classes, verbose=not json_out)
         m = evaluate_ensemble(ens, ds, split, vote, weights, tta)
-    except CLI_ERRORS as e: _fail('emotion_evaluate', e)
+    except CLI_ERRORS as e: fail('emotion_evaluate', e)
     m = {'model': [str(p) for p in models], 'data': str(ds.root), 'split': split, 'tta': tta, **m}
     if json_out: print(json.dumps(m)); return
     print(f"ensemble of {len(models)} ({vote} vote) on {ds.root} [{split}], n={m['n']}")

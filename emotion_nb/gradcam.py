@@ -6,7 +6,6 @@
 from __future__ import annotations
 import json, sys
 from pathlib import Path
-
 import numpy as np, torch
 import torch.nn.functional as F
 from torch import nn
@@ -14,14 +13,14 @@ from PIL import Image
 import matplotlib.pyplot as plt
 from fastcore.script import Param
 from fastai.vision.all import default_device
-from .data import *
-from .data import _fail
-from .train import *
+from .preprocess import ImageReadError, read_image, to_rgb
+from .command import progress
+from .inference import image_tensor, load_model
+from .runtime import prediction_record, prediction_line
 
 # %% auto #0
 __all__ = ['get_layer', 'find_target_layer', 'scale_maps', 'GradCAM', 'GradCAMPlusPlus', 'overlay', 'explain', 'show_cams',
-           'deletion_curve', 'curve_auc', 'energy_in_mask', 'ensemble_cam', 'prediction_record', 'prediction_line',
-           'predict_files']
+           'deletion_curve', 'curve_auc', 'energy_in_mask', 'ensemble_cam', 'predict_files']
 
 # %% ../nbs/03_gradcam.ipynb #2c8bb027
 def get_layer(model:nn.Module, # any PyTorch model
@@ -64,6 +63,7 @@ def scale_maps(cam:torch.Tensor, # raw maps (B, h, w), non-negative
     up = F.interpolate(minmax(cam)[:, None], size=tuple(size), mode='bilinear', align_corners=False)[:, 0]
     return minmax(up)
 
+# %% ../nbs/03_gradcam.ipynb #65283f09
 class GradCAM:
     "Grad-CAM maps of a batch for `model`, from the layer `target_layer` (a name or module; default: found automatically)"
     def __init__(self, model:nn.Module, target_layer=None):
@@ -212,23 +212,6 @@ def ensemble_cam(models:list, # the members (eval mode)
     mean = torch.stack([F.interpolate(mp[:, None], size=size, mode='bilinear', align_corners=False)[:, 0] for mp in maps]).mean(0)
     return scale_maps(mean, size)
 
-# %% ../nbs/03_gradcam.ipynb #ca8a8e07
-def prediction_record(path, # the image's file
-                      probs:np.ndarray, # its class probabilities
-                      classes:list, # class names, in the order of `probs`
-                      top:int=3, # how many classes to list
-                     )->dict:
-    "One image's prediction, as `--json` prints it: the top class, its probability, and the `top` classes"
-    order = probs.argsort()[::-1][:top]
-    return {'image': str(path), 'emotion': classes[order[0]], 'probability': float(probs[order[0]]),
-            'top': {classes[i]: float(probs[i]) for i in order}}
-
-def prediction_line(rec:dict, # from `prediction_record`
-                   )->str:
-    "A prediction as one readable line"
-    top = ', '.join(f'{k} {v:.1%}' for k, v in rec['top'].items())
-    return f"{rec['image']}: {rec['emotion']} {rec['probability']:.1%}  ({top})" + (f"  -> {rec['gradcam']}" if 'gradcam' in rec else '')
-
 # %% ../nbs/03_gradcam.ipynb #f3abab67
 def predict_files(files:list, # image paths
                   model, # a model.pth written by emotion_train
@@ -243,7 +226,7 @@ def predict_files(files:list, # image paths
     out = Path(gradcam) if gradcam else None
     if out: out.mkdir(parents=True, exist_ok=True)
     skipped = 0
-    for path in files:
+    for path in progress(files, 'emotion_predict'):  # a bar on a terminal for large inputs (00b)
         try: img = read_image(path)
         except ImageReadError as e:
             print(f"emotion_predict: skipped: {e}", file=sys.stderr); skipped += 1; continue

