@@ -4,28 +4,16 @@
 
 # %% ../nbs/01c_inference.ipynb #e8f838b7
 from __future__ import annotations
-import copy, json, os, pickle, random, sys, tempfile, time
-from contextlib import ExitStack
-from functools import wraps
-from collections import OrderedDict
-from bisect import bisect_right
-from itertools import accumulate
-from dataclasses import dataclass, field, asdict, fields
+from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
-import numpy as np, pandas as pd, torch, torchvision, timm
+import numpy as np, pandas as pd, torch
 from torch import nn
 from PIL import Image
-from fastai.vision.all import (Learner, Callback, TrackerCallback, EarlyStoppingCallback, GradientClip, ParamScheduler,
-                               SchedCos, SchedLin, SchedNo, combine_scheds, combined_cos, CrossEntropyLossFlat, Adam, accuracy, F1Score,
-                               LinBnDrop, aug_transforms, RandomResizedCrop, FlipItem, Normalize, MixUp, CutMix, imagenet_stats, set_seed, CancelFitException,
-                               CancelEpochException, L, default_device)
-from fastai.callback.channelslast import ChannelsLast
+from fastai.vision.all import imagenet_stats
 import matplotlib.pyplot as plt, seaborn as sns
 from .preprocess import image_array
 from .command import progress
 from .data import EmotionDataset, row_image
-from .data import _split_dirs
 from .models import EmotionNet
 from .learner import CheckpointError, load_checkpoint
 

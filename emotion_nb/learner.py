@@ -4,27 +4,15 @@
 
 # %% ../nbs/01b_learner.ipynb #77805619
 from __future__ import annotations
-import copy, json, os, pickle, random, sys, tempfile, time
-from contextlib import ExitStack
-from functools import wraps
-from collections import OrderedDict
-from bisect import bisect_right
-from itertools import accumulate
+import copy, json, os, pickle, random, tempfile, time
 from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
-from urllib.parse import urlparse
-import numpy as np, pandas as pd, torch, torchvision, timm
+import numpy as np, pandas as pd, torch
 from torch import nn
-from PIL import Image
-from fastai.vision.all import (Learner, Callback, TrackerCallback, EarlyStoppingCallback, GradientClip, ParamScheduler,
-                               SchedCos, SchedLin, SchedNo, combine_scheds, combined_cos, CrossEntropyLossFlat, Adam, accuracy, F1Score,
-                               LinBnDrop, aug_transforms, RandomResizedCrop, FlipItem, Normalize, MixUp, CutMix, imagenet_stats, set_seed, CancelFitException,
-                               CancelEpochException, L, default_device)
+from fastai.vision.all import Learner, Callback, TrackerCallback, EarlyStoppingCallback, GradientClip, SchedCos, SchedLin, SchedNo, combine_scheds, combined_cos, CrossEntropyLossFlat, Adam, accuracy, F1Score, aug_transforms, RandomResizedCrop, FlipItem, Normalize, MixUp, CutMix, set_seed, CancelFitException, CancelEpochException, L, default_device
 from fastai.callback.channelslast import ChannelsLast
-import matplotlib.pyplot as plt, seaborn as sns
 from .preprocess import CONTRAST
 from .data import EmotionDataset, class_counts, class_weights, emotion_dataloaders, item_image
-from .data import _split_dirs
 from .models import EmotionNet, emotion_splitter, get_arch, imagenet_state_dict
 
 # %% auto #0

@@ -4,25 +4,15 @@
 
 # %% ../nbs/01a_models.ipynb #aa94cf3b
 from __future__ import annotations
-import copy, json, os, pickle, random, sys, tempfile, time
-from contextlib import ExitStack
-from functools import wraps
 from collections import OrderedDict
 from bisect import bisect_right
 from itertools import accumulate
-from dataclasses import dataclass, field, asdict, fields
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
-import numpy as np, pandas as pd, torch, torchvision, timm
+import torch, torchvision, timm
 from torch import nn
-from PIL import Image
-from fastai.vision.all import (Learner, Callback, TrackerCallback, EarlyStoppingCallback, GradientClip, ParamScheduler,
-                               SchedCos, SchedLin, SchedNo, combine_scheds, combined_cos, CrossEntropyLossFlat, Adam, accuracy, F1Score,
-                               LinBnDrop, aug_transforms, RandomResizedCrop, FlipItem, Normalize, MixUp, CutMix, imagenet_stats, set_seed, CancelFitException,
-                               CancelEpochException, L, default_device)
-from fastai.callback.channelslast import ChannelsLast
-import matplotlib.pyplot as plt, seaborn as sns
-from .data import _split_dirs
+from fastai.vision.all import LinBnDrop, imagenet_stats, L
 
 # %% auto #0
 __all__ = ['ARCHS', 'tvm', 'LITE0_DEPTHS', 'Arch', 'register_arch', 'resnet_body', 'features_body', 'SmallCNN', 'FerCNN',

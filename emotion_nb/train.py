@@ -4,35 +4,22 @@
 
 # %% ../nbs/01_transfer_learning.ipynb #1ae2553b
 from __future__ import annotations
-import copy, json, os, pickle, random, sys, tempfile, time
+import copy, json, sys, time
 from contextlib import ExitStack
-from functools import wraps
-from collections import OrderedDict
-from bisect import bisect_right
-from itertools import accumulate
-from dataclasses import dataclass, field, asdict, fields
+from dataclasses import dataclass, asdict
 from pathlib import Path
-from urllib.parse import urlparse
-import numpy as np, pandas as pd, torch, torchvision, timm
+import pandas as pd, torch
 from torch import nn
-from PIL import Image
-from fastai.vision.all import (Learner, Callback, TrackerCallback, EarlyStoppingCallback, GradientClip, ParamScheduler,
-                               SchedCos, SchedLin, SchedNo, combine_scheds, combined_cos, CrossEntropyLossFlat, Adam, accuracy, F1Score,
-                               LinBnDrop, aug_transforms, RandomResizedCrop, FlipItem, Normalize, MixUp, CutMix, imagenet_stats, set_seed, CancelFitException,
-                               CancelEpochException, L, default_device)
-from fastai.callback.channelslast import ChannelsLast
-import matplotlib.pyplot as plt, seaborn as sns
+from fastai.vision.all import Learner, ParamScheduler, set_seed, L, default_device
+import matplotlib.pyplot as plt
 from .preprocess import CONTRAST, ImageReadError
 from .command import EXIT_ERROR, EXIT_USAGE, cli, fail
 from .data import EmotionDataset, clean_dataset, contrast_shift, detect_format, load_dataset, split_stats
 from .data import _split_dirs
 from .learner import _tracker_name
 from .models import ARCHS, WeightsUnavailable, get_arch
-from .learner import (Checkpointer, METRIC_NAMES, ReplayEarlyStopping, Resume, TimeBudget, TrainConfig,
-    build_model, check_augmentation, emotion_learner, group_lrs, load_checkpoint, load_config, lr_schedule,
-    pick_precision, resolve_config, save_checkpoint, save_config)
-from .inference import (ModelMeta, eval_items, evaluate, load_model, overfitting_report, plot_confusion,
-    plot_history, report_table)
+from .learner import Checkpointer, METRIC_NAMES, ReplayEarlyStopping, Resume, TimeBudget, TrainConfig, build_model, check_augmentation, emotion_learner, group_lrs, load_checkpoint, load_config, lr_schedule, pick_precision, resolve_config, save_checkpoint, save_config
+from .inference import ModelMeta, eval_items, evaluate, load_model, overfitting_report, plot_confusion, plot_history, report_table
 
 # %% auto #0
 __all__ = ['CLI_ERRORS', 'epoch_seconds', 'fit_epochs_to_budget', 'EpochSchedule', 'EpochPrinter', 'TrainResult', 'RunPlan',
