@@ -53,7 +53,7 @@ def main():
           f"{int((ds.items.split == 'test').sum())} test", flush=True)
     for name in a.runs:
         if name in res['runs'] and not a.redo: print(f"{name}: done already, kept"); continue
-        cfg = TrainConfig(arch=a.arch, pretrained='none', augment='none', max_minutes=a.minutes, seed=42, **RUNS[name])
+        cfg = TrainConfig(arch=a.arch, pretrained='none', fastai_aug='none', max_minutes=a.minutes, seed=42, **RUNS[name])
         print(f"\n=== {name}: {RUNS[name]}", flush=True)
         r = train(ds, Path(a.out)/name.replace('+', '_'), cfg)
         m, h = r.metrics, r.history

@@ -17,7 +17,7 @@ def record(run_dir:Path)->dict:
     "The per-epoch log of a probe run, read from its history.csv (a run stopped early keeps the epochs it finished)"
     import yaml
     h, cfg = pd.read_csv(run_dir/'history.csv'), yaml.safe_load((run_dir/'config.yaml').read_text())
-    return {'config': {k: cfg[k] for k in ('arch', 'img_size', 'bs', 'lr_backbone', 'lr_head', 'unfreeze', 'augment', 'epochs')},
+    return {'config': {k: cfg[k] for k in ('arch', 'img_size', 'bs', 'lr_backbone', 'lr_head', 'unfreeze', 'fastai_aug', 'epochs')},
             'epochs_run': len(h), 'valid_accuracy': h.accuracy.round(4).tolist(), 'trainable': h.trainable.tolist(),
             'train_seconds': h.train_seconds.tolist()}
 

@@ -364,7 +364,9 @@ def add_valid_split(df:pd.DataFrame, # dataset table
         _, val = next(StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(idx, y, groups.to_numpy()))
         val = idx[val]
     else:
-        strat = y if pd.Series(y).value_counts().min() >= 2 else None
+        n_val, counts = int(np.ceil(valid_pct * len(idx))), pd.Series(y).value_counts()
+        fits = counts.min() >= 2 and min(n_val, len(idx) - n_val) >= len(counts)  # room for every class on both sides
+        strat = y if fits else None
         _, val = train_test_split(idx, test_size=valid_pct, random_state=seed, stratify=strat)
     df.loc[val, 'split'] = 'valid'
     return df

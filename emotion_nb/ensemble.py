@@ -5,7 +5,7 @@
 # %% ../nbs/02_ensembles.ipynb #e51ee6da
 from __future__ import annotations
 import hashlib, json, time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from fastcore.script import Param
@@ -16,7 +16,7 @@ from .data import EmotionDataset, cache_dir
 from .learner import TrainConfig
 from emotion_nb.inference import (InferenceItems, class_probs, classification_metrics, eval_items, load_model,
     report_table)
-from .train import CLI_ERRORS, eval_dataset, evaluate_checkpoint, evaluation_text, train
+from .train import CLI_ERRORS, cached_train, eval_dataset, evaluate_checkpoint, evaluation_text
 
 # %% auto #0
 __all__ = ['train_members', 'align_classes', 'Ensemble', 'member_name', 'load_members', 'ensemble_probs', 'cached_probs',
@@ -27,22 +27,20 @@ __all__ = ['train_members', 'align_classes', 'Ensemble', 'member_name', 'load_me
 
 # %% ../nbs/02_ensembles.ipynb #b5ff148e
 def train_members(data='synthetic', # dataset name, path or `EmotionDataset`
-                  out='runs/ensemble', # each member goes to `out/<arch>-s<seed>`
+                  out='runs/ensemble', # each member is linked as `out/<arch>-s<seed>`
                   archs=('resnet18', 'small_cnn'), # architectures (keys of `ARCHS`)
                   seeds=(42,), # one member per architecture and seed
                   cfg:TrainConfig|None=None, # shared settings (arch and seed are set per member)
+                  cache=None, # where the runs are kept (default: `cache_dir()/'runs'`)
                   verbose:bool=False, # print each member's training
                  )->list[Path]:
     "Train (or reuse) one member per architecture and seed; returns their `model.pth` paths"
-    import dataclasses
     cfg, paths = cfg or TrainConfig(), []
     for arch in archs:
         for seed in seeds:
-            d = Path(out)/f'{arch}-s{seed}'
-            if not ((d/'model.pth').exists() and (d/'metrics.json').exists()):
-                t = time.time()
-                train(data, d, dataclasses.replace(cfg, arch=arch, seed=seed), verbose=verbose)
-                print(f"trained {d.name} in {time.time() - t:.0f} s")
+            d, t = Path(out)/f'{arch}-s{seed}', time.time()
+            r = cached_train(data, replace(cfg, arch=arch, seed=seed), out=d, cache=cache, verbose=verbose)
+            print(f"{d.name}: ready in {time.time() - t:.0f} s, test accuracy {r.metrics.get('test', r.metrics['valid'])['accuracy']:.3f}")
             paths.append(d/'model.pth')
     return paths
 
@@ -362,6 +360,7 @@ def emotion_evaluate(model:Param("a model.pth written by emotion_train; repeat -
                      data:str='synthetic', # dataset name or path; a folder of class folders is evaluated as a whole
                      split:str='test', # train, valid, test, or all
                      tta:bool=False, # also predict the mirrored images and average
+                     detect:bool=False, # score the largest face of each image (for datasets of uncropped photos)
                      vote:str='soft', # how an ensemble decides: soft, hard or weighted
                      weights:Param("member weights for --vote weighted (default: fitted on the valid split)", float, nargs='+')=None,
                      json_out:bool=False, # print one JSON object instead of the report
@@ -370,7 +369,7 @@ def emotion_evaluate(model:Param("a model.pth written by emotion_train; repeat -
     models = model or []
     if not models: fail('emotion_evaluate', 'give the model to evaluate with --model PATH (repeat it for an ensemble)', EXIT_USAGE)
     if len(models) == 1 and vote == 'soft' and not weights:  # one model: chapter 01's evaluation
-        try: m = evaluate_checkpoint(models[0], data, split, tta, verbose=not json_out)
+        try: m = evaluate_checkpoint(models[0], data, split, tta, verbose=not json_out, detect=detect)
         except CLI_ERRORS as e: fail('emotion_evaluate', e)
         print(json.dumps(m) if json_out else evaluation_text(m)); return
     try:
@@ -379,7 +378,7 @@ def emotion_evaluate(model:Param("a model.pth written by emotion_train; repeat -
     except ValueError as e: fail('emotion_evaluate', e, EXIT_USAGE)
     try:
         ens = load_members(models, device=default_device())
-        ds, split = eval_dataset(data, split, ens.classes, verbose=not json_out)
+        ds, split = eval_dataset(data, split, ens.classes, verbose=not json_out, detect=detect)
         m = evaluate_ensemble(ens, ds, split, vote, weights, tta)
     except CLI_ERRORS as e: fail('emotion_evaluate', e)
     m = {'model': [str(p) for p in models], 'data': str(ds.root), 'split': split, 'tta': tta, **m}

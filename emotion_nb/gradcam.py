@@ -16,11 +16,12 @@ from fastai.vision.all import default_device
 from .preprocess import ImageReadError, read_image, to_rgb
 from .command import progress
 from .inference import image_tensor, load_model
+from .faces import FACE_MARGIN, draw_faces, model_inputs, square_box
 from .runtime import prediction_record, prediction_line
 
 # %% auto #0
 __all__ = ['get_layer', 'find_target_layer', 'scale_maps', 'GradCAM', 'GradCAMPlusPlus', 'overlay', 'explain', 'show_cams',
-           'deletion_curve', 'curve_auc', 'energy_in_mask', 'ensemble_cam', 'predict_files']
+           'deletion_curve', 'curve_auc', 'energy_in_mask', 'ensemble_cam', 'photo_probs', 'photo_cam', 'predict_files']
 
 # %% ../nbs/03_gradcam.ipynb #2c8bb027
 def get_layer(model:nn.Module, # any PyTorch model
@@ -212,30 +213,58 @@ def ensemble_cam(models:list, # the members (eval mode)
     mean = torch.stack([F.interpolate(mp[:, None], size=size, mode='bilinear', align_corners=False)[:, 0] for mp in maps]).mean(0)
     return scale_maps(mean, size)
 
+# %% ../nbs/03_gradcam.ipynb #c70ca1c8
+@torch.no_grad()
+def photo_probs(net:nn.Module, meta, # from `load_model`
+                images:list, # face crops (PIL)
+               )->np.ndarray:
+    "Class probabilities of face crops, prepared as the model was trained"
+    x = torch.stack([image_tensor(im, meta.img_size, meta.mean, meta.std, meta.contrast) for im in images])
+    return net.eval()(x.to(next(net.parameters()).device)).softmax(-1).cpu().numpy()
+
+# %% ../nbs/03_gradcam.ipynb #9e19da88
+def photo_cam(net:nn.Module, meta, # from `load_model`
+              img:Image.Image, # the photo
+              faces:list, # `(where, crop)` pairs from `model_inputs`, each with a face's box
+              layer:str|None=None, # target layer (default: found automatically)
+              margin:float=FACE_MARGIN, # the margin the crops were cut with
+             )->tuple[Image.Image, np.ndarray]:
+    "The photo with each face's Grad-CAM overlay, box and label; and the faces' class probabilities"
+    maps, probs = explain(net, meta, [c for _, c in faces], target_layer=layer)
+    out = to_rgb(img).copy()
+    for (w, crop), m in zip(faces, maps):
+        x, y, s, t = square_box(w['box'], margin) if 'face' in w else w['box']  # the region the crop came from
+        out.paste(overlay(crop, m).resize((s, t)), (x, y))
+    labels = [f"{meta.classes[p.argmax()]} {p.max():.0%}" for p in probs]
+    return draw_faces(out, [w['box'] for w, _ in faces], labels), probs
+
 # %% ../nbs/03_gradcam.ipynb #f3abab67
-def predict_files(files:list, # image paths
+def predict_files(files:list, # image and video paths
                   model, # a model.pth written by emotion_train
-                  gradcam=None, # folder for one Grad-CAM overlay PNG per image
+                  gradcam=None, # folder for one Grad-CAM picture per photo
                   layer:str=None, # target layer for Grad-CAM (default: the last convolutional block)
-                  top:int=3, # how many classes to list per image
-                  json_out:bool=False, # one JSON object per image instead of a line
-                 )->int:
-    "Print one prediction per image (with its Grad-CAM overlay when `gradcam` is a folder); returns how many images were skipped"
+                  top:int=3, # how many classes to list per face
+                  json_out:bool=False, # one JSON object per face instead of a line
+                  detect:bool=True, # find the faces (False: each image is one face)
+                  every:float=1.0, # seconds between sampled video frames
+                 )->tuple[list, int]:
+    "Print one prediction per face (with a Grad-CAM picture per photo when `gradcam` is a folder); returns the records and how many files were skipped"
     net, meta = load_model(model, device=default_device())
     if layer: get_layer(net, layer)  # an unknown layer is an error before any image is read
-    out = Path(gradcam) if gradcam else None
+    out, recs, skipped = Path(gradcam) if gradcam else None, [], 0
     if out: out.mkdir(parents=True, exist_ok=True)
-    skipped = 0
     for path in progress(files, 'emotion_predict'):  # a bar on a terminal for large inputs (00b)
-        try: img = read_image(path)
-        except ImageReadError as e:
+        try: inputs = list(model_inputs(path, detect, every=every))
+        except (ValueError, OSError) as e:
             print(f"emotion_predict: skipped: {e}", file=sys.stderr); skipped += 1; continue
-        if out: maps, probs = explain(net, meta, [img], target_layer=layer)
-        else:
-            x = image_tensor(img, meta.img_size, meta.mean, meta.std, meta.contrast)[None].to(next(net.parameters()).device)
-            with torch.no_grad(): probs = net.eval()(x).softmax(-1).cpu().numpy()
-        rec = prediction_record(path, probs[0], meta.classes, top)
-        if out:
-            rec['gradcam'] = str(out/f'{Path(path).stem}_gradcam.png'); overlay(img, maps[0]).save(rec['gradcam'])
-        print(json.dumps(rec) if json_out else prediction_line(rec))
-    return skipped
+        found = [(w, im) for w, im in inputs if im is not None]
+        pic = None
+        if out and found and 'time' not in found[0][0]: pic, probs = photo_cam(net, meta, read_image(path), found, layer)
+        elif found: probs = photo_probs(net, meta, [im for _, im in found])
+        it = iter(probs if found else [])
+        for w, im in inputs:
+            rec = {**w, 'label': None} if im is None else prediction_record(w, next(it), meta.classes)
+            if pic is not None and im is not None: rec['gradcam'] = str(out/f'{Path(path).stem}_gradcam.png')
+            recs.append(rec); print(json.dumps(rec) if json_out else prediction_line(rec, top))
+        if pic is not None: pic.save(out/f'{Path(path).stem}_gradcam.png')
+    return recs, skipped

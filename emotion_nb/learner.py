@@ -85,7 +85,7 @@ class TrainConfig:
     monitor:str = 'accuracy' # validation metric that picks the best checkpoint ('accuracy', 'macro_f1', 'valid_loss')
     unfreeze:list = field(default_factory=lambda: [1, 2]) # epochs from which the last block, then everything, trains
     balance:str = 'none' # 'none', 'sampler' (class-balanced batches) or 'weights' (class-weighted loss)
-    augment:str = 'crop_flip' # fastai augmentation (`augment_tfms`): 'crop_flip' (per image), 'batch' (flips, rotations, zooms, lighting) or 'none'
+    fastai_aug:str = 'crop_flip' # fastai's augmentation (`augment_tfms`): 'crop_flip' (per image), 'batch' (flips, rotations, zooms, lighting) or 'none'
     aug:str|dict = 'none' # Albumentations pipeline (04_augmentation): a preset ('none', 'light', 'medium', 'heavy'), a YAML/JSON file or a spec dict
     mixup:float = 0. # MixUp's Beta(alpha, alpha) parameter (0: off)
     cutmix:float = 0. # CutMix's Beta(alpha, alpha) parameter (0: off)
@@ -100,7 +100,8 @@ class TrainConfig:
         "A config from a dict, refusing unknown keys"
         names = [f.name for f in fields(cls)]
         d = {k: v for k, v in d.items() if k not in STALE_SETTINGS}  # settings of older versions, now gone
-        if d.get('augment') == 'default': d = {**d, 'augment': 'batch'}  # the old name of the batch augmentation
+        if 'augment' in d: d = {**{k: v for k, v in d.items() if k != 'augment'}, 'fastai_aug': d['augment']}  # its old name, beside `aug`
+        if d.get('fastai_aug') == 'default': d = {**d, 'fastai_aug': 'batch'}  # the old name of the batch augmentation
         bad = sorted(set(d) - set(names))
         if bad: raise ValueError(f"{source}: unknown setting(s) {', '.join(bad)}; known: {', '.join(names)}")
         return cls(**d)
@@ -132,7 +133,7 @@ def load_config(path, **overrides)->TrainConfig:
 # %% ../nbs/01b_learner.ipynb #c66bcf60
 def baseline_config(**overrides)->TrainConfig:
     "The from-scratch baseline: `small_cnn`, constant learning rate, no augmentation or label smoothing"
-    return TrainConfig(**{**dict(arch='small_cnn', pretrained='none', augment='none', label_smoothing=0., schedule='flat',
+    return TrainConfig(**{**dict(arch='small_cnn', pretrained='none', fastai_aug='none', label_smoothing=0., schedule='flat',
                                  warmup_epochs=0, lr_backbone=1e-3, lr_head=1e-3, clip=0.), **overrides})
 
 # %% ../nbs/01b_learner.ipynb #96c3dfe7
@@ -177,13 +178,13 @@ def resolve_config(cfg:TrainConfig, # settings, with `None` where the data shoul
         notes.append(f"arch {cfg.arch} ({why})")
     if cfg.restarts is None: cfg.restarts = 1 if cfg.max_minutes else 2
     check_augmentation(cfg)
-    if cfg.aug != 'none' and cfg.augment != 'none':
-        cfg.augment = 'none'; notes.append("augment none (the Albumentations pipeline replaces fastai's augmentation)")
+    if cfg.aug != 'none' and cfg.fastai_aug != 'none':
+        cfg.fastai_aug = 'none'; notes.append("fastai_aug none (the Albumentations pipeline replaces fastai's augmentation)")
     if cfg.pretrained == 'none' and (cfg.lr_backbone != cfg.lr_head or any(cfg.unfreeze)):
         cfg.lr_backbone, cfg.unfreeze = cfg.lr_head, [0, 0]
         notes.append(f"from scratch: every layer trains from the start at lr {cfg.lr_head:g}")
     for k, ok in [('schedule', ('sgdr', 'one_cycle', 'flat')), ('balance', ('none', 'sampler', 'weights')),
-                  ('augment', AUGMENT), ('contrast', CONTRAST), ('precision', ('auto', 'bf16', 'fp16', 'fp32')),
+                  ('fastai_aug', AUGMENT), ('contrast', CONTRAST), ('precision', ('auto', 'bf16', 'fp16', 'fp32')),
                   ('monitor', ('accuracy', 'macro_f1', 'valid_loss'))]:
         if getattr(cfg, k) not in ok: raise ValueError(f"{k} must be one of {', '.join(ok)}, not {getattr(cfg, k)!r}")
     return cfg, notes
@@ -391,7 +392,7 @@ class Checkpointer(TrackerCallback):
         if self.new_best: self.best_epoch = self.epoch
         state = self.state()
         save_checkpoint(state, self.out/'last.pth')
-        if self.new_best: save_checkpoint(state, self.out/'model.pth')
+        if self.new_best: save_checkpoint({k: v for k, v in state.items() if k not in ('opt', 'rng')}, self.out/'model.pth')  # weights: a third of the size
         tmp = self.out/'.history.csv.tmp'
         pd.DataFrame(self.history).to_csv(tmp, index=False); os.replace(tmp, self.out/'history.csv')
 
@@ -430,7 +431,7 @@ def emotion_learner(ds:EmotionDataset, # cleaned dataset with train and valid ro
                    )->EmotionLearner:
     "A fastai `Learner` set up with the recipe in `cfg`"
     device = torch.device(device) if device is not None else default_device()
-    item_tfms, batch_tfms = augment_tfms(cfg.augment, cfg.img_size)
+    item_tfms, batch_tfms = augment_tfms(cfg.fastai_aug, cfg.img_size)
     if cfg.aug != 'none':  # training images only, after the resize (04_augmentation)
         from .augment import AlbumentationsTransform
         item_tfms.append(AlbumentationsTransform(cfg.aug, seed=cfg.seed))

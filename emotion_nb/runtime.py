@@ -4,17 +4,18 @@
 
 # %% ../nbs/05a_runtime.ipynb #5f508923
 from __future__ import annotations
-import json, sys
+import csv, json, sys
 from pathlib import Path
 import numpy as np, onnx, onnxruntime as ort
 from PIL import Image
 from fastcore.script import Param
 from .preprocess import IMAGE_EXTS, image_array, read_image
 from .command import EXIT_ERROR, EXIT_PARTIAL, EXIT_USAGE, cli, fail, progress
+from .faces import VIDEO_EXTS, model_inputs
 
 # %% auto #0
 __all__ = ['META_PREFIX', 'read_metadata', 'onnx_session', 'OnnxClassifier', 'prediction_record', 'prediction_line',
-           'expand_images', 'predict_onnx', 'emotion_predict']
+           'expand_images', 'write_predictions_csv', 'predict_onnx', 'emotion_predict']
 
 # %% ../nbs/05a_runtime.ipynb #9e7121ba
 META_PREFIX = 'emotion_nb.'  # the keys of our entries in an ONNX file's metadata
@@ -91,77 +92,105 @@ class OnnxClassifier:
         return np.concatenate(out) if out else np.zeros((0, len(self.classes)), np.float32)
 
     def predict(self, inputs, bs:int=32)->list[dict]:
-        "The predicted emotion, its probability and every class's probability, for each input"
-        return [{'emotion': self.classes[int(p.argmax())], 'probability': float(p.max()),
-                 'probabilities': dict(zip(self.classes, map(float, p)))} for p in self.predict_proba(inputs, bs)]
+        "The predicted emotion (`label`), its probability and every class's probability (`probs`), for each input"
+        return [{'label': self.classes[int(p.argmax())], 'probability': float(p.max()),
+                 'probs': dict(zip(self.classes, map(float, p)))} for p in self.predict_proba(inputs, bs)]
 
 # %% ../nbs/05a_runtime.ipynb #ca8a8e07
-def prediction_record(path, # the image's file
+def prediction_record(where, # the image's file, or where the face came from (a dict from `model_inputs`)
                       probs:np.ndarray, # its class probabilities
                       classes:list, # class names, in the order of `probs`
-                      top:int=3, # how many classes to list
                      )->dict:
-    "One image's prediction, as `--json` prints it: the top class, its probability, and the `top` classes"
-    order = probs.argsort()[::-1][:top]
-    return {'image': str(path), 'emotion': classes[order[0]], 'probability': float(probs[order[0]]),
-            'top': {classes[i]: float(probs[i]) for i in order}}
+    "One face's prediction, as `--json` prints it: where it is, the top class, its probability, and every class's (in the model's order)"
+    where = dict(where) if isinstance(where, dict) else {'image': str(where)}
+    i = int(probs.argmax())
+    return {**where, 'label': classes[i], 'probability': float(probs[i]), 'probs': dict(zip(classes, map(float, probs)))}
 
-def prediction_line(rec:dict, # from `prediction_record`
+# %% ../nbs/05a_runtime.ipynb #82a1596a
+def prediction_line(rec:dict, # from `prediction_record` (or a place where no face was found)
+                    top:int=3, # how many classes to list
                    )->str:
     "A prediction as one readable line"
-    top = ', '.join(f'{k} {v:.1%}' for k, v in rec['top'].items())
-    return f"{rec['image']}: {rec['emotion']} {rec['probability']:.1%}  ({top})" + (f"  -> {rec['gradcam']}" if 'gradcam' in rec else '')
+    at = rec['image'] + (f" at {rec['time']:g} s" if rec.get('time') is not None else '')
+    at += f" face {rec['face'] + 1} {rec['box']}" if rec.get('face') is not None else ''
+    if rec.get('label') is None: return f"{at}: no face found"
+    tops = ', '.join(f'{k} {v:.1%}' for k, v in sorted(rec['probs'].items(), key=lambda kv: -kv[1])[:top])
+    return f"{at}: {rec['label']} {rec['probability']:.1%}  ({tops})" + (f"  -> {rec['gradcam']}" if 'gradcam' in rec else '')
 
 # %% ../nbs/05a_runtime.ipynb #59962bef
 def expand_images(args:list)->tuple[list, list]:
-    "Files to predict from paths and folders (folders: their image files, recursively); and the folder files skipped"
+    "Files to predict from paths and folders (folders: their image and video files, recursively); and the folder files skipped"
     files, skipped = [], []
     for a in args:
         p = Path(a)
         if p.is_dir():
             for f in sorted(q for q in p.rglob('*') if q.is_file()):
-                (files if f.suffix.lower() in IMAGE_EXTS else skipped).append(str(f))
+                (files if f.suffix.lower() in IMAGE_EXTS | VIDEO_EXTS else skipped).append(str(f))
         else: files.append(str(a))
     return files, skipped
 
+# %% ../nbs/05a_runtime.ipynb #bf376707
+def write_predictions_csv(records:list, # from `prediction_record` (and places without a face)
+                          path, # the CSV file to write
+                          classes:list, # one probability column per class
+                         )->Path:
+    "One row per record: image, time, face, box, label, probability and each class's probability"
+    cols = ['image', 'time', 'face', 'x', 'y', 'w', 'h', 'label', 'probability', *classes]
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, 'w', newline='') as f:
+        w = csv.DictWriter(f, cols)
+        w.writeheader()
+        for r in records:
+            box = dict(zip('xywh', r.get('box') or [None] * 4))
+            w.writerow({**{k: r.get(k) for k in ('image', 'time', 'face', 'label', 'probability')}, **box, **(r.get('probs') or {})})
+    return path
+
 # %% ../nbs/05a_runtime.ipynb #7e7d7aaf
-def predict_onnx(files:list, # image paths
+def predict_onnx(files:list, # image and video paths
                  model, # an .onnx file written by emotion_export
-                 top:int=3, # how many classes to list per image
-                 json_out:bool=False, # one JSON object per image instead of a line
+                 top:int=3, # how many classes to list per face
+                 json_out:bool=False, # one JSON object per face instead of a line
                  prog:str='emotion_predict', # the name in messages
-                )->int:
-    "Print one prediction per image with an ONNX model, a bad image reported and skipped; returns how many were skipped"
-    clf, skipped = OnnxClassifier(model), 0
+                 detect:bool=True, # find the faces (False: each image is one face)
+                 every:float=1.0, # seconds between sampled video frames
+                )->tuple[list, int]:
+    "Print one prediction per face with an ONNX model, a bad file reported and skipped; returns the records and how many files were skipped"
+    clf, recs, skipped = OnnxClassifier(model), [], 0
     for path in progress(files, prog):
-        try: p = clf.predict_proba([path])[0]
+        try:
+            for where, img in model_inputs(path, detect, every=every):
+                rec = {**where, 'label': None} if img is None else prediction_record(where, clf.predict_proba(img)[0], clf.classes)
+                recs.append(rec); print(json.dumps(rec) if json_out else prediction_line(rec, top))
         except (ValueError, OSError) as e:
-            print(f"{prog}: skipped: {e}", file=sys.stderr); skipped += 1; continue
-        rec = prediction_record(path, p, clf.classes, top)
-        print(json.dumps(rec) if json_out else prediction_line(rec))
-    return skipped
+            print(f"{prog}: skipped: {e}", file=sys.stderr); skipped += 1
+    return recs, skipped
 
 # %% ../nbs/05a_runtime.ipynb #8a142072
-@cli(required=('model',))
-def emotion_predict(images:Param("image files or folders to classify", str, nargs='*', opt=False)=None,
+@cli(required=('model',), csv='csv_out')
+def emotion_predict(images:Param("image or video files, or folders of them", str, nargs='*', opt=False)=None,
                     model:str=None, # a model.pth written by emotion_train, or an .onnx written by emotion_export
-                    gradcam:str=None, # folder for one Grad-CAM overlay PNG per image (needs a .pth model)
+                    no_detect:bool=False, # classify each whole image as one face (default: find the faces, classify each)
+                    gradcam:str=None, # folder for one Grad-CAM picture per image, with boxes and labels (needs a .pth model)
                     layer:str=None, # target layer for Grad-CAM (default: the last convolutional block)
-                    top:int=3, # how many classes to list per image
-                    json_out:bool=False, # one JSON object per image
+                    top:int=3, # how many classes to list per face
+                    csv_out:str=None, # also write one row per face to this CSV file
+                    every:float=1.0, # seconds between the frames sampled from a video
+                    json_out:bool=False, # one JSON object per face
                    ):
-    "Predict the emotion of each image (files or folders) with a .onnx or .pth model; a bad file is reported and skipped"
+    "Find the faces in each image (files or folders; videos too) and predict their emotions with a .onnx or .pth model"
     prog = 'emotion_predict'
     if not model: fail(prog, 'give the model with --model PATH', EXIT_USAGE)
     files, ignored = expand_images(images or [])
-    for f in ignored: print(f"{prog}: ignored {f}: not an image file name ({', '.join(sorted(IMAGE_EXTS))})", file=sys.stderr)
+    for f in ignored: print(f"{prog}: ignored {f}: not an image or video file name", file=sys.stderr)
     if not files: fail(prog, 'give at least one image file or a folder with images', EXIT_USAGE)
     onnx_model = Path(model).suffix.lower() == '.onnx'
     if gradcam and onnx_model: fail(prog, 'Grad-CAM needs gradients, so the PyTorch model: give the .pth with --gradcam', EXIT_USAGE)
+    if every <= 0: fail(prog, f'--every must be a positive number of seconds, got {every}', EXIT_USAGE)
     try:
-        if onnx_model: skipped = predict_onnx(files, model, top, json_out, prog)
+        if onnx_model: recs, skipped = predict_onnx(files, model, top, json_out, prog, not no_detect, every)
         else:  # PyTorch, with Grad-CAM when asked: chapter 03 (imported here, so that ONNX needs no torch)
             from emotion_nb.gradcam import predict_files
-            skipped = predict_files(files, model, gradcam, layer, top, json_out)
+            recs, skipped = predict_files(files, model, gradcam, layer, top, json_out, not no_detect, every)
+        if csv_out: write_predictions_csv(recs, csv_out, next((list(r['probs']) for r in recs if r.get('probs')), []))  # `probs` is in the model's class order
     except (FileNotFoundError, ValueError, OSError, KeyError) as e: fail(prog, e)
     if skipped: sys.exit(EXIT_ERROR if skipped == len(files) else EXIT_PARTIAL)

@@ -4,17 +4,19 @@
 
 # %% ../nbs/01_transfer_learning.ipynb #1ae2553b
 from __future__ import annotations
-import copy, json, sys, time
+import copy, hashlib, importlib.util, json, sys, time
 from contextlib import ExitStack
 from dataclasses import dataclass, asdict
 from pathlib import Path
-import pandas as pd, torch
+from filelock import FileLock
+import numpy as np, pandas as pd, torch
 from torch import nn
 from fastai.vision.all import Learner, ParamScheduler, set_seed, L, default_device
 import matplotlib.pyplot as plt
 from .preprocess import CONTRAST, ImageReadError
 from .command import EXIT_ERROR, EXIT_USAGE, cli, fail
-from .data import EmotionDataset, clean_dataset, contrast_shift, detect_format, load_dataset, split_stats
+from .faces import FACE_MARGIN, find_faces
+from .data import EmotionDataset, cache_dir, clean_dataset, row_image, contrast_shift, detect_format, load_dataset, split_stats
 from .data import _split_dirs
 from .learner import _tracker_name
 from .models import ARCHS, WeightsUnavailable, get_arch
@@ -22,9 +24,10 @@ from .learner import Checkpointer, METRIC_NAMES, ReplayEarlyStopping, Resume, Ti
 from .inference import ModelMeta, eval_items, evaluate, load_model, overfitting_report, plot_confusion, plot_history, report_table
 
 # %% auto #0
-__all__ = ['CLI_ERRORS', 'epoch_seconds', 'fit_epochs_to_budget', 'EpochSchedule', 'EpochPrinter', 'TrainResult', 'RunPlan',
-           'prepare_run', 'fit_run', 'report_run', 'train', 'write_report', 'summary_text', 'comparison_table',
-           'emotion_train', 'eval_dataset', 'evaluate_checkpoint', 'evaluation_text']
+__all__ = ['TRAINING_CODE', 'CLI_ERRORS', 'epoch_seconds', 'fit_epochs_to_budget', 'EpochSchedule', 'EpochPrinter', 'TrainResult',
+           'RunPlan', 'prepare_run', 'fit_run', 'report_run', 'train', 'write_report', 'summary_text', 'run_key',
+           'cached_train', 'comparison_table', 'emotion_train', 'eval_dataset', 'face_crops', 'evaluate_checkpoint',
+           'evaluation_text']
 
 # %% ../nbs/01_transfer_learning.ipynb #8e66ac64
 def epoch_seconds(learn:Learner, n:int=6)->float:
@@ -225,6 +228,44 @@ def summary_text(metrics:dict)->str:
     lines.append(f"overfitting: {metrics['overfitting']['verdict']}")
     return '\n'.join(lines)
 
+# %% ../nbs/01_transfer_learning.ipynb #0a2a09dc
+TRAINING_CODE = ('preprocess', 'data', 'augment', 'models', 'learner', 'inference', 'train')  # the modules a run depends on
+
+def run_key(ds:EmotionDataset, # the data, as read
+            cfg:TrainConfig, # the settings
+           )->str:
+    "A fingerprint of a run: its settings, its data (file, label, split and size of each image) and the training code"
+    h = hashlib.sha256(json.dumps(asdict(cfg), sort_keys=True, default=str).encode())
+    h.update(json.dumps(list(ds.classes)).encode())
+    for r in ds.items.itertuples():
+        px, p = getattr(r, 'pixels', None), Path(str(r.path))
+        h.update(f"{r.path}|{r.label}|{r.split}|{px if isinstance(px, str) else (p.stat().st_size if p.is_file() else '')}\n".encode())
+    pkg = Path(importlib.util.find_spec('emotion_nb').origin).parent
+    for m in TRAINING_CODE: h.update((pkg/f'{m}.py').read_bytes())
+    return h.hexdigest()[:12]
+
+# %% ../nbs/01_transfer_learning.ipynb #6ef6b74e
+def cached_train(data, # dataset name or path, or an `EmotionDataset`
+                 cfg:TrainConfig, # settings
+                 out=None, # a folder to link to the run (e.g. an ensemble member's name)
+                 cache=None, # where the runs are kept (default: `cache_dir()/'runs'`)
+                 verbose:bool=True, # print the training, or that the run was reused
+                )->TrainResult:
+    "`train`, unless a finished run with the same settings, data and code is cached: then that run, as it is"
+    ds = data if isinstance(data, EmotionDataset) else load_dataset(data, valid_pct=cfg.valid_pct, seed=cfg.seed)
+    d = Path(cache or cache_dir()/'runs')/f'{cfg.arch}-s{cfg.seed}-{run_key(ds, cfg)}'
+    d.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(d/'.lock')):
+        done = (d/'metrics.json').exists()
+        if done and verbose: print(f"reusing the finished run {d}")
+        r = train(ds, d, cfg, resume=(d/'last.pth').exists(), verbose=verbose and not done)
+    if out is not None:
+        out = Path(out)
+        if not out.is_symlink() and out.exists(): raise FileExistsError(f"{out} exists and is not a link to a cached run: remove it or pick another name")
+        if not (out.is_symlink() and out.resolve() == d.resolve()):
+            out.parent.mkdir(parents=True, exist_ok=True); out.unlink(missing_ok=True); out.symlink_to(d.resolve(), target_is_directory=True)
+    return r
+
 # %% ../nbs/01_transfer_learning.ipynb #1e0c2535
 def comparison_table(runs:dict)->pd.DataFrame:
     "One row per run (name -> `TrainResult` or its `metrics`): test accuracy, macro-F1, epochs, speed and time"
@@ -275,6 +316,7 @@ def eval_dataset(data, # dataset name or path
                  split:str, # the split asked for
                  classes:list, # the model's classes
                  verbose:bool=True, # print the audit summary
+                 detect:bool=False, # replace each image by its largest face (`face_crops`)
                 )->tuple[EmotionDataset, str]:
     "The cleaned dataset to evaluate on, and the split (a plain folder of class folders is evaluated whole, as 'all')"
     src_root = detect_format(data)[1]
@@ -282,8 +324,31 @@ def eval_dataset(data, # dataset name or path
     if ds.fmt == 'folders' and isinstance(src_root, Path) and src_root.is_dir() and not _split_dirs(src_root):
         ds.items['split'], split = 'all', 'all'
     eval_items(ds, split, classes)  # unknown classes are an error before anything is skipped
-    return clean_dataset(EmotionDataset(ds.items, classes, ds.fmt, ds.root), verbose=verbose), split
+    ds = clean_dataset(EmotionDataset(ds.items, classes, ds.fmt, ds.root), verbose=verbose)
+    return (face_crops(ds, verbose=verbose) if detect else ds), split
 
+
+# %% ../nbs/01_transfer_learning.ipynb #dd4da6fb
+def face_crops(ds:EmotionDataset, # the data to evaluate
+               margin:float=FACE_MARGIN, # crop margin (chapter 05b)
+               verbose:bool=True, # say how many images had no face
+              )->EmotionDataset:
+    "`ds` with each image replaced by the crop of its largest face; images without a face stay whole, with `face_found` False"
+    key = hashlib.sha256(json.dumps([str(ds.root), margin, list(map(str, ds.items.path))]).encode()).hexdigest()[:12]
+    out = cache_dir()/'faces'/key; out.mkdir(parents=True, exist_ok=True)
+    items, found = ds.items.copy(), []
+    for i, r in zip(range(len(items)), items.to_dict('records')):
+        dest, none = out/f'{i}.png', out/f'{i}.none'
+        if not (dest.exists() or none.exists()):
+            faces = find_faces(row_image(r), margin=margin)
+            if faces: faces[0].crop.save(dest)
+            else: none.touch()
+        found.append(dest.exists())
+    items['face_found'] = found
+    items.loc[items.face_found, 'path'] = [str(out/f'{i}.png') for i in np.flatnonzero(found)]
+    if 'pixels' in items: items.loc[items.face_found, 'pixels'] = None
+    if verbose: print(f"face detection: a face in {sum(found)} of {len(found)} images; the other {len(found) - sum(found)} are scored whole")
+    return EmotionDataset(items.reset_index(drop=True), ds.classes, ds.fmt, ds.root)
 
 # %% ../nbs/01_transfer_learning.ipynb #9de44b1c
 def evaluate_checkpoint(model, # a model.pth written by `train`
@@ -291,11 +356,13 @@ def evaluate_checkpoint(model, # a model.pth written by `train`
                         split:str='test', # train, valid, test, or all
                         tta:bool=False, # also predict the mirrored images and average
                         verbose:bool=True, # print the audit summary
+                        detect:bool=False, # score the largest face of each image (`face_crops`)
                        )->dict:
     "Score a checkpoint on a split of a dataset: `evaluate`'s metrics, with the model, its architecture, the data and the split"
     net, meta = load_model(model, device=default_device())
-    ds, split = eval_dataset(data, split, meta.classes, verbose=verbose)
+    ds, split = eval_dataset(data, split, meta.classes, verbose=verbose, detect=detect)
     m = evaluate(net, meta, ds, split, tta=tta)
+    if detect: m['no_face'] = int((~ds.split(split).face_found).sum()) if split != 'all' else int((~ds.items.face_found).sum())
     return {'model': str(model), 'arch': meta.arch, 'data': str(ds.root), 'split': split, 'tta': tta, **m}
 
 # %% ../nbs/01_transfer_learning.ipynb #0a31c7bb

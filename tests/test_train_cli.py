@@ -28,12 +28,20 @@ def test_train_writes_the_run(trained):
     assert m['arch'] == 'small_cnn' and m['epochs_run'] == 2 and m['test']['n'] == 63
     assert 'test : accuracy' in stdout and 'mixed precision: off' in stdout
 
+def in_process(cmd:str, *args):
+    "Run a command in this process, as its console script calls it (saves each test a fresh interpreter's imports)"
+    from emotion_nb.command import run_command
+    from emotion_nb.train import emotion_train
+    from emotion_nb.ensemble import emotion_evaluate
+    return run_command({'emotion_train': emotion_train, 'emotion_evaluate': emotion_evaluate}[cmd], *args)
+
 def test_evaluate_text_and_json(trained):
+    "The console script prints the report; --json gives the same figures as training's report"
     out, _ = trained
     r = run(BIN/'emotion_evaluate', '--model', out/'model.pth', '--data', 'synthetic', '--split', 'test')
     assert r.returncode == 0, r.stderr
     assert 'macro-F1' in r.stdout and 'true happy' in r.stdout and 'support' in r.stdout
-    r = run(BIN/'emotion_evaluate', '--model', out/'model.pth', '--data', 'synthetic', '--json')
+    r = in_process('emotion_evaluate', '--model', out/'model.pth', '--data', 'synthetic', '--json')
     assert r.returncode == 0, r.stderr
     m = json.loads(r.stdout)
     assert {'accuracy', 'macro_f1', 'n', 'per_class'} <= set(m) and m['n'] == 63
@@ -45,18 +53,18 @@ def test_evaluate_folder_of_class_folders(trained, tmp_path):
     out, _ = trained
     src = Path(json.loads((out/'metrics.json').read_text())['data'])/'test'
     for c in ('sad', 'happy'): shutil.copytree(src/c, tmp_path/'faces'/c)
-    r = run(BIN/'emotion_evaluate', '--model', out/'model.pth', '--data', tmp_path/'faces', '--json')
+    r = in_process('emotion_evaluate', '--model', out/'model.pth', '--data', tmp_path/'faces', '--json')
     assert r.returncode == 0, r.stderr
     m = json.loads(r.stdout)
     assert m['split'] == 'all' and m['n'] == 18 and m['per_class']['angry']['support'] == 0
     shutil.copytree(src/'fear', tmp_path/'faces'/'contempt')  # a class the model does not know
-    r = run(BIN/'emotion_evaluate', '--model', out/'model.pth', '--data', tmp_path/'faces')
+    r = in_process('emotion_evaluate', '--model', out/'model.pth', '--data', tmp_path/'faces')
     assert r.returncode == 1 and 'contempt are not classes of the model' in r.stderr and 'Traceback' not in r.stderr
 
 def test_resume_via_cli(trained, tmp_path):
     "--resume on a finished run says so and leaves it as it was"
     out, _ = trained
-    r = run(BIN/'emotion_train', '--data', 'synthetic', '--out', out, '--resume')
+    r = in_process('emotion_train', '--data', 'synthetic', '--out', out, '--resume')
     assert r.returncode == 0, r.stderr
     assert 'the run already finished' in r.stdout
 
@@ -81,14 +89,10 @@ def _pickled(d):
 ])
 def test_bad_input(tmp_path, cmd, args, msg, code):
     "Bad input is one clear line on stderr (after the usage, for bad flags) and the exit status of its kind, no traceback (run in this process: the console scripts call the same functions)"
-    from emotion_nb.command import run_command
-    from emotion_nb.train import emotion_train
-    from emotion_nb.ensemble import emotion_evaluate
-    COMMANDS = {'emotion_train': emotion_train, 'emotion_evaluate': emotion_evaluate}
     for c in ('happy', 'sad'): (tmp_path/'empty'/c).mkdir(parents=True)  # class folders without images
     args = [a(tmp_path) if callable(a) else (tmp_path/'empty' if a == 'EMPTY' else a) for a in args]
     extra = ['--data', 'synthetic'] if cmd == 'emotion_evaluate' else ['--out', tmp_path/'run', '--epochs', '1']
-    r = run_command(COMMANDS[cmd], *args, *extra)  # in this process: an escaping exception fails the test with its traceback
+    r = in_process(cmd, *args, *extra)  # in this process: an escaping exception fails the test with its traceback
     assert r.returncode == code, (r.stdout[-2000:], r.stderr[-2000:])
     lines = r.stderr.strip().splitlines()
     assert msg in lines[-1] and 'Traceback' not in r.stderr and (code == 2 or len(lines) == 1), r.stderr
@@ -98,12 +102,12 @@ def test_augmentation_flags(tmp_path, flags, cb):
     "--aug (a preset or a YAML pipeline), --mixup and --cutmix reach the run and its saved config"
     (tmp_path/'aug.yaml').write_text('HorizontalFlip: {p: 0.5}\nGaussNoise: {std_range: [0.02, 0.05], p: 0.3}\n')
     flags = [str(tmp_path/'aug.yaml') if f == 'AUGFILE' else f for f in flags]
-    r = run(BIN/'emotion_train', '--data', 'synthetic', '--out', tmp_path/'m', *QUICK[:-4], '--epochs', '1', '--img-size', '32', *flags)
+    r = in_process('emotion_train', '--data', 'synthetic', '--out', tmp_path/'m', *QUICK[:-4], '--epochs', '1', '--img-size', '32', *flags)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "the Albumentations pipeline replaces fastai's augmentation" in r.stdout
     import yaml
     cfg = yaml.safe_load((tmp_path/'m'/'config.yaml').read_text())
-    assert cfg['aug'] == flags[1] and cfg['augment'] == 'none' and cfg[cb] == float(flags[3])
+    assert cfg['aug'] == flags[1] and cfg['fastai_aug'] == 'none' and cfg[cb] == float(flags[3])
 
 def _offline(tmp_path):
     "An environment with an empty torch hub cache and every proxy pointing at a closed port: no download can succeed"

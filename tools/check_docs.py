@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # page -> (title it must show, least number of figures it must show)
 PAGES = {'index.html': ('emotion_nb', 1), 'data.html': ('Data: images and labels in', 6), 'transfer_learning.html': ('Transfer learning', 5),
          'ensembles.html': ('Ensembles: many models, one answer', 4),
-         'gradcam.html': ('Grad-CAM: what the model looks at', 5), 'augmentation.html': ('Augmentation', 6), 'deployment.html': ('Deployment', 3)}
+         'gradcam.html': ('Grad-CAM: what the model looks at', 5), 'augmentation.html': ('Augmentation', 6), 'deployment.html': ('Deployment', 3),
+         'faces.html': ('Faces in photos', 4), 'serve.html': ('Serving', 1)}
 FLAGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
          '--disable-component-update', '--disable-sync', '--hide-scrollbars', '--virtual-time-budget=5000']
 
