@@ -27,7 +27,7 @@ from .runtime import META_PREFIX, OnnxClassifier, onnx_session, read_metadata
 # %% auto #0
 __all__ = ['QUANTIZE', 'onnx_metadata', 'set_metadata', 'WithProbs', 'export_graph', 'export_onnx', 'items_images',
            'output_agreement', 'verify_onnx', 'verification_text', 'calibration_items', 'ImageCalibrationReader', 'mb',
-           'quantize_with', 'quantize_int8', 'quantize_dynamic_int8', 'torch_dynamic_head', 'latency_ms',
+           'quantize_with', 'size_nodes', 'quantize_int8', 'quantize_dynamic_int8', 'torch_dynamic_head', 'latency_ms',
            'state_dict_bytes', 'torch_runner', 'onnx_runner', 'predicted_classes', 'compare_variants', 'plot_variants',
            'SoftVoteNet', 'export_ensemble', 'verify_ensemble', 'verify_images', 'emotion_export', 'deploy_report']
 
@@ -169,6 +169,20 @@ def quantize_with(quantize, # called as quantize(fp32 path, output path)
     set_metadata(out, {META_PREFIX + k: json.dumps(v) for k, v in m.items()})
     return out
 
+# %% ../nbs/05_deployment.ipynb #95759964
+def size_nodes(model:onnx.ModelProto, # a graph (after `quant_pre_process`)
+              )->list[str]:
+    "Names of the nodes that compute a `Pad`'s widths or a `Reshape`'s shape: integer arithmetic that must not be quantized"
+    producer = {o: n for n in model.graph.node for o in n.output}
+    todo = [n.input[1] for n in model.graph.node if n.op_type in ('Pad', 'Reshape') and len(n.input) > 1]
+    found = {}
+    while todo:
+        n = producer.get(todo.pop())
+        if n is None or n.name in found: continue
+        found[n.name] = n
+        if n.op_type != 'Shape': todo += list(n.input)  # a Shape reads an activation's size, not its values: stop there
+    return sorted(found)
+
 # %% ../nbs/05_deployment.ipynb #4064efdd
 def quantize_int8(onnx_path, # fp32 model written by `export_onnx`
                   out, # the int8 .onnx file to write
@@ -186,7 +200,7 @@ def quantize_int8(onnx_path, # fp32 model written by `export_onnx`
     if method not in methods: raise ValueError(f"unknown calibration method {method!r}; allowed: {', '.join(methods)}")
     def static(pre, out):
         root = logging.getLogger(); level = root.level; root.setLevel(logging.ERROR)  # per-channel notes on the head's 1-D weights
-        try: quantize_static(pre, out, ImageCalibrationReader(clf, images), quant_format=QuantFormat.QDQ,
+        try: quantize_static(pre, out, ImageCalibrationReader(clf, images), quant_format=QuantFormat.QDQ, nodes_to_exclude=size_nodes(onnx.load(pre)),
                              per_channel=per_channel, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                              calibrate_method=methods[method], extra_options={'ActivationSymmetric': False, 'WeightSymmetric': True})
         finally: root.setLevel(level)
