@@ -15,7 +15,7 @@ from fastcore.script import Param
 from fastai.vision.all import default_device
 from .preprocess import ImageReadError, read_image, to_rgb
 from .command import progress
-from .inference import image_tensor, load_model
+from .inference import class_probs, image_tensor, load_model
 from .faces import FACE_MARGIN, draw_faces, model_inputs, square_box
 from .runtime import prediction_record, prediction_line
 
@@ -220,7 +220,7 @@ def photo_probs(net:nn.Module, meta, # from `load_model`
                )->np.ndarray:
     "Class probabilities of face crops, prepared as the model was trained"
     x = torch.stack([image_tensor(im, meta.img_size, meta.mean, meta.std, meta.contrast) for im in images])
-    return net.eval()(x.to(next(net.parameters()).device)).softmax(-1).cpu().numpy()
+    return class_probs(net.eval(), x.to(next(net.parameters()).device)).cpu().numpy()  # chapter 01c's one softmax
 
 # %% ../nbs/03_gradcam.ipynb #9e19da88
 def photo_cam(net:nn.Module, meta, # from `load_model`
