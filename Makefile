@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export NO_ALBUMENTATIONS_UPDATE := 1
 
-.PHONY: install demo test test-slow docs export clean-nbs check-sync
+.PHONY: install web demo test test-slow docs export clean-nbs check-sync
 
 # torch and torchvision must be a matching pair: this machine's pip also sees a local CPU-only
 # torch 2.13.0+cpu wheel that PyPI's torchvision cannot load against, so ask for the PyPI build.
@@ -18,6 +18,11 @@ $(VENV)/.installed: settings.ini setup.py
 
 install: $(VENV)/.installed
 
+# onnxruntime-web for the in-browser page (chapter 05d), pinned by package-lock.json; without npm the page is skipped
+web:
+	@if command -v npm >/dev/null; then npm ci --ignore-scripts --no-audit --no-fund; \
+	else echo "npm not found: the Try it page (chapter 05d) and its browser tests are skipped"; fi
+
 demo: install  ## the main job on the built-in data: train, evaluate, report (runs/demo/)
 	$(VENV)/bin/emotion_train --data synthetic --epochs 15 --out runs/demo
 	$(VENV)/bin/emotion_evaluate --model runs/demo/model.pth --data synthetic --split test
@@ -28,7 +33,7 @@ test: install  ## every notebook (nbdev_test) and the CLI tests; ends with "N pa
 test-slow: install  ## the same, with the cells and tests flagged `slow`
 	$(PY) tools/run_tests.py --flags slow
 
-docs: install  ## offline docs preview in _docs/ and README.md from nbs/index.ipynb
+docs: install web  ## offline docs preview in _docs/ (with the Try it page) and README.md from nbs/index.ipynb
 	$(PY) tools/docs_preview.py
 
 export: install

@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_deployment.ipynb #841dfa57
 from __future__ import annotations
-import json, logging, sys, tempfile, time, warnings
+import json, logging, re, sys, tempfile, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch, onnx, onnxruntime as ort
 from onnxruntime.quantization import (quantize_static, quantize_dynamic, QuantFormat, QuantType, CalibrationDataReader,
@@ -25,11 +25,12 @@ from .ensemble import load_members
 from .runtime import META_PREFIX, OnnxClassifier, onnx_session, read_metadata
 
 # %% auto #0
-__all__ = ['QUANTIZE', 'onnx_metadata', 'set_metadata', 'WithProbs', 'export_graph', 'export_onnx', 'items_images',
-           'output_agreement', 'verify_onnx', 'verification_text', 'calibration_items', 'ImageCalibrationReader', 'mb',
-           'quantize_with', 'size_nodes', 'quantize_int8', 'quantize_dynamic_int8', 'torch_dynamic_head', 'latency_ms',
-           'state_dict_bytes', 'torch_runner', 'onnx_runner', 'predicted_classes', 'compare_variants', 'plot_variants',
-           'SoftVoteNet', 'export_ensemble', 'verify_ensemble', 'verify_images', 'emotion_export', 'deploy_report']
+__all__ = ['QUANTIZE', 'DATA_TERMS', 'CARD_USE', 'CARD_LIMITS', 'onnx_metadata', 'set_metadata', 'WithProbs', 'export_graph',
+           'export_onnx', 'items_images', 'output_agreement', 'verify_onnx', 'verification_text', 'calibration_items',
+           'ImageCalibrationReader', 'mb', 'quantize_with', 'size_nodes', 'quantize_int8', 'quantize_dynamic_int8',
+           'torch_dynamic_head', 'latency_ms', 'state_dict_bytes', 'torch_runner', 'onnx_runner', 'predicted_classes',
+           'compare_variants', 'plot_variants', 'SoftVoteNet', 'export_ensemble', 'verify_ensemble', 'data_terms',
+           'card_evaluation', 'model_card', 'write_model_card', 'verify_images', 'emotion_export', 'deploy_report']
 
 # %% ../nbs/05_deployment.ipynb #dc7834c1
 def onnx_metadata(meta:ModelMeta, # from `load_model`
@@ -200,7 +201,9 @@ def quantize_int8(onnx_path, # fp32 model written by `export_onnx`
     if method not in methods: raise ValueError(f"unknown calibration method {method!r}; allowed: {', '.join(methods)}")
     def static(pre, out):
         root = logging.getLogger(); level = root.level; root.setLevel(logging.ERROR)  # per-channel notes on the head's 1-D weights
-        try: quantize_static(pre, out, ImageCalibrationReader(clf, images), quant_format=QuantFormat.QDQ, nodes_to_exclude=size_nodes(onnx.load(pre)),
+        g = onnx.load(pre)  # the softmax stays float: quantized, probabilities would come in steps of 1/255
+        try: quantize_static(pre, out, ImageCalibrationReader(clf, images), quant_format=QuantFormat.QDQ,
+                             nodes_to_exclude=size_nodes(g) + [n.name for n in g.graph.node if n.op_type == 'Softmax'],
                              per_channel=per_channel, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                              calibrate_method=methods[method], extra_options={'ActivationSymmetric': False, 'WeightSymmetric': True})
         finally: root.setLevel(level)
@@ -348,6 +351,87 @@ def verify_ensemble(onnx_path, # the graph written by `export_ensemble`
     with torch.no_grad(): ref = SoftVoteNet(ens.models, ens.perms, read_metadata(onnx_path).get('weights'))(torch.from_numpy(x)).numpy()
     return output_agreement(ref, clf.run(x), atol, 'probability', 'the PyTorch soft vote')
 
+# %% ../nbs/05_deployment.ipynb #bfd10dad
+DATA_TERMS = {  # what is known of the data sets the course uses: origin and terms of use
+    'fer2013': "FER2013, the data of the ICML 2013 representation-learning challenge (Goodfellow et al., 2013): 35,887 "
+               "greyscale 48 x 48 faces found by web image search, each labelled once. Published for research; no licence "
+               "permits commercial use, so treat this model as research-only.",
+    'ck+': "CK+ (Lucey et al., 2010): posed expressions of 123 adults filmed in one laboratory. Non-commercial research only, "
+           "under the data set's licence agreement; its subjects' images may not be published without their consent.",
+    'synthetic': "emotion_nb's built-in faces, drawn by the program: no people and no terms, and no evidence about real faces.",
+}
+
+def data_terms(data:str, # the training data as a run's metrics.json names it (a name or a path)
+               fmt:str='', # its format ('synthetic', 'folders', 'csv', ...)
+              )->tuple[str, str]:
+    "The training set's short name and what is known of its origin and terms"
+    d = str(data).lower()
+    key = ('synthetic' if fmt == 'synthetic' or d == 'synthetic' else 'ck+' if re.search(r'ck\+|ckplus|ck48', d)
+           else 'fer2013' if 'fer' in d else None)
+    if key: return key, DATA_TERMS[key]
+    return Path(str(data)).name, (f"Your own data ({data}): write down where it comes from, whether the people in it "
+                                  "agreed, and its licence, before you share this model.")
+
+# %% ../nbs/05_deployment.ipynb #8d5eb3bd
+def card_evaluation(model_path, # a checkpoint written by `train` (its run's metrics.json lies beside it)
+                   )->str:
+    "The held-out figures of a checkpoint's run, as markdown: accuracy, macro-F1 and each class's recall"
+    p = Path(model_path).parent/'metrics.json'
+    if not p.is_file(): return (f"Not evaluated: `{p}` is missing. Run `emotion_evaluate --model {model_path} --data DATA` "
+                                "and add its figures here before you share this model.")
+    m = json.loads(p.read_text())
+    split = next((s for s in ('test', 'valid') if s in m), None)
+    if split is None: return f"Not evaluated: `{p}` holds no test or validation figures."
+    e = m[split]
+    note = '' if split == 'test' else ' (no test split: validation figures, which chose the checkpoint and so flatter it)'
+    rows = '\n'.join(f"| {c} | {v['recall']:.1%} | {v['support']} |" for c, v in e['per_class'].items())
+    return (f"On the **{split}** split of `{Path(m['data']).name}`{note}: accuracy **{e['accuracy']:.1%}**, macro-F1 "
+            f"{e['macro_f1']:.3f}, {e['n']} images.\n\n| class | recall | images |\n|---|---|---|\n{rows}")
+
+# %% ../nbs/05_deployment.ipynb #69f89b58
+CARD_USE = """## Intended use
+- Teaching and research on facial-expression recognition: the lessons of emotion_nb, experiments, demonstrations.
+- Labelling the visible, prototypical expression of one frontal face in a crop (`emotion_predict` finds and crops faces in photos).
+
+## Out of scope: do not use it for
+- **Decisions about people**: hiring, school or exam proctoring, policing, border control, insurance, credit, health, or any assessment of a person.
+- **Reading minds**: an expression is not an emotion. A face labelled *happy* shows a smile; it says nothing reliable about what the person feels or intends, or whether they tell the truth.
+- **Surveillance**, or analysing people who have not agreed to it. In the EU, inferring emotions at work and in education is prohibited (AI Act, Article 5(1)(f))."""
+
+CARD_LIMITS = """## Known limits
+- **Frontal, well-lit faces**: it learned from frontal crops; profiles, occlusion (hands, masks, glasses), hard shadows and tiny faces degrade it.
+- **Grey 48 px source**: FER2013 and CK+ are 48 x 48 greyscale; the model never saw colour or fine detail, and sharp large photos are shrunk to what it knows.
+- **Demographic skew**: web images over-represent some ages, skin tones and cultures of expression; CK+ is 123 mostly young adults from one lab. Accuracy per group was not measured: measure it on the people you care about before trusting the figures above.
+- **Noisy, ambiguous labels**: FER2013's labels are single annotations (people agree with them about 65% of the time); fear and surprise, disgust and anger are confused by people too.
+- **Rare classes are weakest**: see the recall table (FER2013 has 436 *disgust* training faces of 28,709).
+- **The whole image as one face**: with `--no-detect`, and in the browser page, the image is not searched for a face."""
+
+# %% ../nbs/05_deployment.ipynb #dcd8c31d
+def model_card(model_paths:list, # the checkpoint(s) the model was exported from
+               onnx_path, # the exported .onnx
+              )->str:
+    "A model card in markdown: what the model is, its intended use and misuse, its data and their terms, its figures, its limits"
+    m, model_paths = read_metadata(onnx_path), [Path(p) for p in model_paths]
+    runs = [json.loads(q.read_text()) if (q := p.parent/'metrics.json').is_file() else {} for p in model_paths]
+    data = dict(data_terms(r.get('data', 'unknown'), r.get('format', '')) for r in runs)
+    figs = '\n\n'.join((f"Member `{p.parent.name}/{p.name}`:\n\n" if len(model_paths) > 1 else '') + card_evaluation(p) for p in model_paths)
+    if len(model_paths) > 1: figs += "\n\nThe ensemble itself: run `emotion_evaluate` with every member to measure it."
+    what = (f"- **Model**: {m.get('arch')}{' (soft-vote ensemble)' if m.get('kind') == 'ensemble' else ''}, emotion_nb {m.get('version')}, {m.get('quantization')}\n"
+            f"- **Classes**: {', '.join(m['classes'])}\n"
+            f"- **Input**: one face, RGB, resized to {m['img_size']} x {m['img_size']} ({m['resize']}), scaled by 1/255, "
+            f"normalised with mean {m['mean']} and std {m['std']}, contrast {m['contrast']} (all stored in the ONNX metadata)\n"
+            f"- **Exported from**: {', '.join(f'`{p}`' for p in model_paths)}")
+    terms = '\n'.join(f"- **{k}**: {v}" for k, v in data.items())
+    return (f"# Model card: {Path(onnx_path).name}\n\n{what}\n\n{CARD_USE}\n\n## Training data and its terms\n{terms}\n\n"
+            f"## Evaluation\n{figs}\n\n{CARD_LIMITS}\n")
+
+# %% ../nbs/05_deployment.ipynb #199a999a
+def write_model_card(model_paths:list, onnx_path)->Path:
+    "Write `model_card` next to the model, as `<name>.card.md`"
+    out = Path(onnx_path).with_suffix('.card.md')
+    out.write_text(model_card(model_paths, onnx_path))
+    return out
+
 # %% ../nbs/05_deployment.ipynb #6cb9a052
 def _default_verify_data(model_path)->str:
     "The data a model was trained on (from its run's metrics.json), else the built-in synthetic faces"
@@ -373,7 +457,7 @@ def emotion_export(model_path:Param("a model.pth written by emotion_train; give 
                    opset:int=17, # ONNX opset
                    json_out:bool=False, # print what was written and measured as one JSON object instead of the report
                   ):
-    "Export a trained model (or an ensemble) to ONNX, verify it against PyTorch, optionally quantize it, and report sizes"
+    "Export a trained model (or an ensemble) to ONNX, verify it against PyTorch, optionally quantize it, write its model card, and report sizes"
     prog, say = 'emotion_export', (lambda *a: None) if json_out else print
     if not model_path: fail(prog, 'give the model with --model PATH', EXIT_USAGE)
     if not output_path: fail(prog, 'give the file to write with --out OUT.onnx', EXIT_USAGE)
@@ -402,6 +486,8 @@ def emotion_export(model_path:Param("a model.pth written by emotion_train; give 
         sz = rep['sizes_mb']
         say('sizes: ' + ', '.join(f'{k} {v:.2f} MB' for k, v in sz.items()) +
             (f" ({sz['ONNX fp32'] / sz[f'ONNX {quantize}']:.1f}x smaller than fp32)" if quantize else ''))
+        rep['card'] = str(write_model_card(model_path, out))
+        say(f"model card (intended use, data terms, figures, limits) -> {rep['card']}")
     except CLI_ERRORS as e: fail(prog, e)
     if json_out: print(json.dumps(rep, default=str))
     if not r['ok']: sys.exit(EXIT_ERROR)

@@ -68,7 +68,7 @@ def _console_scripts()->dict:
 def test_each_command_defined_once():
     "Each console script is one function, defined in one module; any other module only re-exports that same object"
     import importlib
-    mods = [importlib.import_module(f'emotion_nb.{m}') for m in ('preprocess', 'command', 'data', 'train', 'ensemble', 'gradcam', 'deploy', 'runtime', 'faces', 'serve')]
+    mods = [importlib.import_module(f'emotion_nb.{m}') for m in ('preprocess', 'command', 'data', 'train', 'ensemble', 'gradcam', 'deploy', 'runtime', 'faces', 'serve', 'browser')]
     for name, target in _console_scripts().items():
         mod, fn = target.split(':')
         func = getattr(importlib.import_module(mod), fn)
@@ -86,8 +86,8 @@ def test_help_spells_flags_alike():
         assert r.returncode == 0, r.stderr
         helps[name] = set(re.findall(r'(?<![\w-])(--[a-z][\w-]*)', r.stdout))
         assert not [f for f in helps[name] if '_' in f], (name, helps[name])
-    for name in ('emotion_evaluate', 'emotion_predict', 'emotion_export'): assert '--model' in helps[name], (name, helps[name])
-    for name in ('emotion_data', 'emotion_train', 'emotion_export'): assert '--out' in helps[name], (name, helps[name])
+    for name in ('emotion_evaluate', 'emotion_predict', 'emotion_export', 'emotion_serve', 'emotion_web'): assert '--model' in helps[name], (name, helps[name])
+    for name in ('emotion_data', 'emotion_train', 'emotion_export', 'emotion_web'): assert '--out' in helps[name], (name, helps[name])
     for name, flags in helps.items(): assert {'--json', '--version', '--help'} <= flags, (name, flags)
 
 def test_version_and_exit_statuses_in_help():

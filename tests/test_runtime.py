@@ -106,3 +106,24 @@ emotion_serve()"""
     finally:
         proc.terminate(); out, err = proc.communicate(timeout=30)
     assert 'torch' not in err, err[-2000:]
+
+def test_emotion_web_without_torch(exported, tmp_path):
+    "The console script `emotion_web` builds the Try it page (and, with Chromium and `npm ci`, checks it) without PyTorch"
+    import shutil
+    from emotion_nb.browser import chromium_exe, find_ort_web
+    try: find_ort_web()
+    except FileNotFoundError: pytest.skip('onnxruntime-web not installed (npm ci)')
+    r, onnx, imgs = exported
+    ex = tmp_path/'examples'; ex.mkdir()
+    for p in imgs: shutil.copy(p, ex)
+    check = ['--check'] if chromium_exe() else []
+    code = f"""from emotion_nb.browser import emotion_web
+sys.argv = ['emotion_web', '--model', {str(onnx)!r}, '--out', {str(tmp_path/'try')!r}, '--examples', {str(ex)!r}, '--json', *{check!r}]
+emotion_web()"""
+    p = _no_torch(code)
+    assert p.returncode == 0, p.stderr[-3000:]
+    rep = json.loads(p.stdout)
+    assert {'index.html', 'try.js', 'model.onnx', 'ort/ort.wasm.min.js'} <= set(rep['files'])
+    assert len([f for f in rep['files'] if f.startswith('examples/')]) == len(imgs)
+    if check: assert [c['ok'] for c in rep['check']] == [True] * len(imgs) and max(c['max_abs_diff'] for c in rep['check']) <= 1e-3
+    assert 'torch' not in p.stderr, p.stderr[-2000:]
