@@ -7,6 +7,8 @@ several sessions (--only / --skip) and every notebook figure is read from that f
   sweep     ImageNet EfficientNet-Lite0 at 48, 64 and 96 px, --sweep-minutes each: which input size fits the budget
   recipe    emotion_train --data FER2013 --max-minutes 45           (no other flag: the defaults decide)
   scratch   emotion_train --data FER2013 --pretrained none --max-minutes 45   (the best from-scratch model, fer_cnn)
+  sidebyside the recipe and the from-scratch model trained at the same time, one thread each, --sbs-minutes each:
+            both get the same share of the CPU whatever else the machine does (the issue's reference protocol)
   baseline  emotion_train --data FER2013 --config bench/baseline.yaml --max-minutes 45   (small CNN, plain training)
   member2   the recipe again with --seed 7: the second member of a two-model ensemble
   ensemble  bench/fer_ensemble.py on recipe + member2 (soft, hard and weighted votes on PublicTest)
@@ -22,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-PARTS = ['sweep', 'recipe', 'scratch', 'baseline', 'member2', 'ensemble', 'curve', 'ckplus']
+PARTS = ['sweep', 'recipe', 'scratch', 'sidebyside', 'baseline', 'member2', 'ensemble', 'curve', 'ckplus']
 
 def run(*args, log=None):
     "Run a console script, echoing the end of its output (and writing all of it to `log`)"
@@ -57,6 +59,22 @@ def train_cli(name, data, out, *flags, test=True):
     r = run_record(d, wall, ' '.join(map(str, command)))
     if test: r['test'], r['test_tta'] = evaluate(d/'model.pth', data), evaluate(d/'model.pth', data, tta=True)
     return r
+
+def side_by_side(fer, out, minutes)->dict:
+    "ImageNet Lite0 (the recipe) and the from-scratch CNN trained at once, one thread each, `minutes` each; PublicTest scores"
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', 'NO_ALBUMENTATIONS_UPDATE': '1'}
+    procs = {}
+    for start, flags in (('imagenet', []), ('scratch', ['--pretrained', 'none'])):
+        d = out/f'sbs_{start}'; shutil.rmtree(d, ignore_errors=True)
+        cmd = ['emotion_train', '--data', fer, '--out', d, '--max-minutes', minutes, *flags]
+        print('$', ' '.join(map(str, cmd)), '(1 thread, in parallel)', flush=True)
+        log = open(out/f'sbs_{start}.log', 'w')
+        procs[start] = (subprocess.Popen([str(BIN/cmd[0]), *map(str, cmd[1:])], env=env, stdout=log, stderr=subprocess.STDOUT), time.time(), cmd, d)
+    res = {}
+    for start, (p, t, cmd, d) in procs.items():
+        if p.wait(): sys.exit(f"{cmd[0]} ({start}) failed: see {out/f'sbs_{start}.log'}")
+        res[start] = {**run_record(d, time.time() - t, ' '.join(map(str, cmd))), 'threads': 1, 'test': evaluate(d/'model.pth', fer)}
+    return res
 
 def curve_point(ds, frac, start, minutes, out):
     "One point of the learning curve: `frac` of the training faces, ImageNet or scratch, `minutes` of training"
@@ -109,6 +127,7 @@ def main():
     ap.add_argument('--ckplus', default='ckplus48', help='CK+48 folder, archive or dataset name')
     ap.add_argument('--minutes', type=float, default=45, help='time budget of each main FER2013 run')
     ap.add_argument('--sweep-minutes', type=float, default=15, help='time budget of each input size in the sweep')
+    ap.add_argument('--sbs-minutes', type=float, default=15, help='time budget of each side-by-side run (one thread each)')
     ap.add_argument('--curve-minutes', type=float, default=10, help='time budget of each learning-curve point')
     ap.add_argument('--ck-epochs', type=int, default=20, help='epochs of each CK+48 fold')
     ap.add_argument('--out', default=str(ROOT/'runs'/'bench'), help='folder for the runs')
@@ -136,6 +155,7 @@ def main():
         res['sweep_minutes'] = a.sweep_minutes; save()
     if 'recipe' in parts: res['recipe'] = train_cli('fer_recipe', fer, out, '--max-minutes', m); save()
     if 'scratch' in parts: res['scratch'] = train_cli('fer_scratch', fer, out, '--pretrained', 'none', '--max-minutes', m); save()
+    if 'sidebyside' in parts: res['sidebyside'] = side_by_side(fer, out, a.sbs_minutes); res['sbs_minutes'] = a.sbs_minutes; save()
     if 'baseline' in parts:
         res['baseline'] = train_cli('fer_baseline', fer, out, '--config', ROOT/'bench'/'baseline.yaml', '--max-minutes', m); save()
     if 'member2' in parts: res['member2'] = train_cli('fer_member2', fer, out, '--seed', 7, '--max-minutes', m); save()

@@ -55,6 +55,20 @@ def int8_model(out:Path)->Path:
                         '--quantize', 'int8', '--calib-data', 'fer2013'], check=True)
     return onnx
 
+def model_info(model:Path)->dict:
+    "What the served model is: architecture, input size, quantization (ONNX metadata) and how it was trained (its run's metrics.json)"
+    info = {}
+    if model.suffix == '.onnx':
+        from emotion_nb.runtime import read_metadata
+        m = read_metadata(model); info = {k: m.get(k) for k in ('arch', 'img_size', 'quantization', 'source')}
+    run = Path(info.get('source') or model).parent/'metrics.json'
+    if run.is_file():
+        r = json.loads(run.read_text())
+        info['trained'] = {'data': Path(r['data']).name, 'epochs': r['epochs_run'], 'minutes': round(r['wall_seconds'] / 60, 1),
+                           'test_accuracy': r.get('test', {}).get('accuracy')}
+    import onnxruntime; info['onnxruntime'] = onnxruntime.__version__
+    return info
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--model', default=None, help='an .onnx or .pth model (default: the FER2013 benchmark model, int8)')
@@ -74,7 +88,7 @@ def main():
             except OSError: time.sleep(0.1)
         buf = io.BytesIO(); Image.fromarray(sk_data.astronaut()).save(buf, 'JPEG', quality=90)
         body, ctype = multipart(buf.getvalue())
-        res = {'model': str(model), 'photo': 'skimage astronaut, 512x512 JPEG, one face', 'cpus': os.cpu_count(),
+        res = {'model': str(model), 'model_info': model_info(model), 'photo': 'skimage astronaut, 512x512 JPEG, one face', 'cpus': os.cpu_count(),
                'machine': platform.processor() or platform.machine(), 'load': []}
         for c in (1, 4, 16):
             res['load'].append(load(url, body, ctype, c, a.seconds)); print(json.dumps(res['load'][-1]), flush=True)

@@ -409,6 +409,7 @@ CARD_LIMITS = """## Known limits
 # %% ../nbs/05_deployment.ipynb #dcd8c31d
 def model_card(model_paths:list, # the checkpoint(s) the model was exported from
                onnx_path, # the exported .onnx
+               notes:list=(), # more sentences for the evaluation (e.g. how a quantized file agrees with fp32)
               )->str:
     "A model card in markdown: what the model is, its intended use and misuse, its data and their terms, its figures, its limits"
     m, model_paths = read_metadata(onnx_path), [Path(p) for p in model_paths]
@@ -416,6 +417,7 @@ def model_card(model_paths:list, # the checkpoint(s) the model was exported from
     data = dict(data_terms(r.get('data', 'unknown'), r.get('format', '')) for r in runs)
     figs = '\n\n'.join((f"Member `{p.parent.name}/{p.name}`:\n\n" if len(model_paths) > 1 else '') + card_evaluation(p) for p in model_paths)
     if len(model_paths) > 1: figs += "\n\nThe ensemble itself: run `emotion_evaluate` with every member to measure it."
+    figs += ''.join(f"\n\n{s}" for s in notes)
     what = (f"- **Model**: {m.get('arch')}{' (soft-vote ensemble)' if m.get('kind') == 'ensemble' else ''}, emotion_nb {m.get('version')}, {m.get('quantization')}\n"
             f"- **Classes**: {', '.join(m['classes'])}\n"
             f"- **Input**: one face, RGB, resized to {m['img_size']} x {m['img_size']} ({m['resize']}), scaled by 1/255, "
@@ -426,10 +428,10 @@ def model_card(model_paths:list, # the checkpoint(s) the model was exported from
             f"## Evaluation\n{figs}\n\n{CARD_LIMITS}\n")
 
 # %% ../nbs/05_deployment.ipynb #199a999a
-def write_model_card(model_paths:list, onnx_path)->Path:
+def write_model_card(model_paths:list, onnx_path, notes:list=())->Path:
     "Write `model_card` next to the model, as `<name>.card.md`"
     out = Path(onnx_path).with_suffix('.card.md')
-    out.write_text(model_card(model_paths, onnx_path))
+    out.write_text(model_card(model_paths, onnx_path, notes))
     return out
 
 # %% ../nbs/05_deployment.ipynb #6cb9a052
@@ -486,7 +488,9 @@ def emotion_export(model_path:Param("a model.pth written by emotion_train; give 
         sz = rep['sizes_mb']
         say('sizes: ' + ', '.join(f'{k} {v:.2f} MB' for k, v in sz.items()) +
             (f" ({sz['ONNX fp32'] / sz[f'ONNX {quantize}']:.1f}x smaller than fp32)" if quantize else ''))
-        rep['card'] = str(write_model_card(model_path, out))
+        notes = [f"These are the PyTorch checkpoint's figures; the {quantize} file agrees with it on the top-1 class for "
+                 f"{rep['top1_agreement']:.1%} of {len(images)} real images (emotion_export's check)."] if quantize else []
+        rep['card'] = str(write_model_card(model_path, out, notes))
         say(f"model card (intended use, data terms, figures, limits) -> {rep['card']}")
     except CLI_ERRORS as e: fail(prog, e)
     if json_out: print(json.dumps(rep, default=str))
