@@ -34,7 +34,8 @@ def main():
     ap.add_argument('--redo', action='store_true', help='rerun runs already in the results file')
     a = ap.parse_args()
     import torch
-    from emotion_nb.data import load_dataset, clean_dataset, stratified_subset, EmotionDataset
+    from emotion_nb.data import load_dataset, stratified_subset, EmotionDataset
+    from emotion_nb.audit import clean_dataset
     from emotion_nb.train import train
     from emotion_nb.learner import TrainConfig
     from emotion_nb.inference import evaluate

@@ -32,7 +32,8 @@ class StartFrom(Callback):
 
 def train_resnet18(data, out, m64, m224, frac, lr224):
     "resnet18 from scratch at 64 px, then trained on at 224 px (all weights kept) on a stratified share of the training images"
-    from emotion_nb.data import load_dataset, clean_dataset, stratified_subset
+    from emotion_nb.data import load_dataset, stratified_subset
+    from emotion_nb.audit import clean_dataset
     from emotion_nb.train import train
     from emotion_nb.learner import TrainConfig
     ds = clean_dataset(load_dataset(data, valid_pct=0.2, seed=42), verbose=False)
@@ -75,7 +76,8 @@ def main():
     ap.add_argument('--out', default=str(ROOT/'runs'/'deploy_bench'))
     ap.add_argument('--results', default=str(ROOT/'bench'/'results'/'deploy.json'))
     a = ap.parse_args()
-    from emotion_nb.data import load_dataset, clean_dataset
+    from emotion_nb.data import load_dataset
+    from emotion_nb.audit import clean_dataset
     from emotion_nb.inference import load_model
     from emotion_nb.deploy import (export_onnx, verify_onnx, verification_text, quantize_int8, quantize_dynamic_int8,
                                    calibration_items, items_images, torch_runner, onnx_runner,

@@ -6,6 +6,8 @@ several sessions (--only / --skip) and every notebook figure is read from that f
 
   sweep     ImageNet EfficientNet-Lite0 at 48, 64 and 96 px, --sweep-minutes each: which input size fits the budget
   recipe    emotion_train --data FER2013 --max-minutes 45           (no other flag: the defaults decide)
+  small_crop  the recipe with bench/recipe_small_crop.yaml: batches of 64, each training face a random 44 px crop of
+            the 64 px image, not resized (`small_crop`); small_crop_lr: the same with the backbone at lr 1e-3 (recipe_small_crop_lr.yaml)
   scratch   emotion_train --data FER2013 --pretrained none --max-minutes 45   (the best from-scratch model, fer_cnn)
   sidebyside the recipe and the from-scratch model trained at the same time, one thread each, --sbs-minutes each:
             both get the same share of the CPU whatever else the machine does (the issue's reference protocol)
@@ -24,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-PARTS = ['sweep', 'recipe', 'scratch', 'sidebyside', 'baseline', 'member2', 'ensemble', 'curve', 'ckplus']
+PARTS = ['sweep', 'recipe', 'small_crop', 'small_crop_lr', 'scratch', 'sidebyside', 'baseline', 'member2', 'ensemble', 'curve', 'ckplus']
 
 def run(*args, log=None):
     "Run a console script, echoing the end of its output (and writing all of it to `log`)"
@@ -140,7 +142,8 @@ def main():
     res_path = Path(a.results); res_path.parent.mkdir(parents=True, exist_ok=True)
     res = json.loads(res_path.read_text()) if res_path.exists() else {}
     import torch
-    from emotion_nb.data import find_data, load_dataset, split_stats, contrast_shift
+    from emotion_nb.data import find_data, load_dataset
+    from emotion_nb.audit import split_stats, contrast_shift
     fer = str(find_data(a.fer) or a.fer)
     res['machine'] = {'cpu_count': os.cpu_count(), 'torch_threads': torch.get_num_threads(), 'platform': platform.platform(),
                       'cuda': torch.cuda.get_device_name(0) if torch.cuda.is_available() else None, 'torch': torch.__version__}
@@ -154,6 +157,9 @@ def main():
                         for px in (48, 64, 96)}
         res['sweep_minutes'] = a.sweep_minutes; save()
     if 'recipe' in parts: res['recipe'] = train_cli('fer_recipe', fer, out, '--max-minutes', m); save()
+    for part in ('small_crop', 'small_crop_lr'):  # variants of the recipe, each from its config file
+        if part in parts:
+            res[f'recipe_{part}'] = train_cli(f'fer_recipe_{part}', fer, out, '--config', ROOT/'bench'/f'recipe_{part}.yaml', '--max-minutes', m); save()
     if 'scratch' in parts: res['scratch'] = train_cli('fer_scratch', fer, out, '--pretrained', 'none', '--max-minutes', m); save()
     if 'sidebyside' in parts: res['sidebyside'] = side_by_side(fer, out, a.sbs_minutes); res['sbs_minutes'] = a.sbs_minutes; save()
     if 'baseline' in parts:

@@ -19,7 +19,8 @@ def main():
     ap.add_argument('--results', default=str(ROOT/'bench'/'results'/'fer2013_ensemble.json'))
     a = ap.parse_args()
     import torch
-    from emotion_nb.data import load_dataset, clean_dataset
+    from emotion_nb.data import load_dataset
+    from emotion_nb.audit import clean_dataset
     from emotion_nb.ensemble import (load_members, cached_probs, fit_weights, fit_temperature, apply_temperature, soft_vote,
                                      compare_votes, score_row, uncertainty_summary)
     from emotion_nb.inference import eval_items

@@ -226,6 +226,7 @@ def cutmix_box(h:int, w:int, # image size
     ch, cw = round(h * r), round(w * r)
     return max(cy - ch // 2, 0), max(cx - cw // 2, 0), min(cy + ch // 2, h), min(cx + cw // 2, w)
 
+# %% ../nbs/04_augmentation.ipynb #5bc2e9d2
 def cutmix_batch(x:torch.Tensor, y:torch.Tensor, # images, and one-hot targets
                  box:tuple, # (y1, x1, y2, x2) from `cutmix_box`
                  perm:torch.Tensor, # partner of each image
@@ -270,6 +271,7 @@ def throughput_table(res:dict)->pd.DataFrame:
                           'n_transforms': 'transforms'})
     return t.drop(columns='tv_missing').set_index(['size', 'preset'])
 
+# %% ../nbs/04_augmentation.ipynb #13ab450c
 def plot_throughput(res:dict):
     "Bar chart: images per second of each preset, Albumentations vs torchvision v2, one panel per image size"
     t = pd.DataFrame(res['rows'])
@@ -291,6 +293,7 @@ def ablation_table(res:dict)->pd.DataFrame:
                              'clean train acc': r['train_clean_accuracy'], 'gap (clean train - valid)': r['gap_clean'],
                              'gap (augmented batches - valid)': r['gap_running']} for n, r in res['runs'].items()}).T
 
+# %% ../nbs/04_augmentation.ipynb #1a70a5e2
 def plot_ablation(res:dict):
     "PublicTest accuracy and macro-F1 of each run, its train-valid gap, and its validation curve"
     t = ablation_table(res)

@@ -53,22 +53,22 @@ def web_model_spec(path, # an .onnx file written by `emotion_export`
 # %% ../nbs/05d_browser.ipynb #dbfb9d4d
 def lesson_web_model(out, # a folder: model.onnx (int8), model.fp32.onnx and model.card.md go there
                     )->Path:
-    "Chapter 01's lesson model (resnet18 on the built-in faces, from the run cache), as an int8 ONNX file with its model card"
+    "Chapter 01's lesson model (resnet18 on the built-in faces, from the run cache), as a verified int8 ONNX file with its model card"
     from emotion_nb.learner import TrainConfig
     from emotion_nb.train import cached_train
-    from emotion_nb.deploy import export_onnx, quantize_int8, write_model_card
+    from emotion_nb.deploy import calibration_items, export_model
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     run = cached_train('synthetic', TrainConfig(arch='resnet18', pretrained='none', img_size=64, epochs=12), verbose=False)
-    fp32 = export_onnx(run.out/'model.pth', out/'model.fp32.onnx')
-    q = quantize_int8(fp32, out/'model.onnx', 'synthetic', n=64)
-    write_model_card([run.out/'model.pth'], q)
-    return q
+    rep = export_model([run.out/'model.pth'], out/'model.onnx', 'int8', calibration_items('synthetic', 64), say=lambda *a: None)
+    if not rep['verification']['ok']: raise RuntimeError(f"the lesson model's ONNX export disagrees with PyTorch: {rep['verification']}")
+    return Path(rep['quantized'])
 
 # %% ../nbs/05d_browser.ipynb #7e746fe2
 def builtin_examples(n:int=4, # how many classes to show a face of
                     )->dict:
     "One built-in test face for each of the first `n` classes: name -> image"
-    from emotion_nb.data import clean_dataset, load_dataset, row_image
+    from emotion_nb.data import load_dataset, row_image
+    from emotion_nb.audit import clean_dataset
     items = clean_dataset(load_dataset('synthetic'), verbose=False).split('test')
     return {f'drawn-{lbl}': row_image(g.iloc[0]) for lbl, g in list(items.groupby('label', sort=True))[:n]}
 
@@ -145,6 +145,7 @@ def chromium_exe()->str|None:
     "Chromium (or Chrome) on this machine, or None"
     return next((shutil.which(n) for n in ('chromium', 'chromium-browser', 'google-chrome') if shutil.which(n)), None)
 
+# %% ../nbs/05d_browser.ipynb #46109ea9
 def run_chromium(url:str, *args, # the page, and more flags (`--dump-dom`, `--screenshot=...`)
                  budget_ms:int=30_000, # virtual time the page may use (timers, fetches, WebAssembly)
                 )->str:

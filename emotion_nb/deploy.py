@@ -17,7 +17,8 @@ import matplotlib.pyplot as plt
 from . import __version__
 from .preprocess import IMAGE_EXTS, preprocess_spec
 from .command import EXIT_ERROR, EXIT_USAGE, cli, fail, progress
-from .data import clean_dataset, load_dataset, row_image
+from .data import load_dataset, row_image
+from .audit import clean_dataset
 from .learner import load_checkpoint
 from .inference import ModelMeta, load_model
 from .train import CLI_ERRORS
@@ -30,7 +31,8 @@ __all__ = ['QUANTIZE', 'DATA_TERMS', 'CARD_USE', 'CARD_LIMITS', 'onnx_metadata',
            'ImageCalibrationReader', 'mb', 'quantize_with', 'size_nodes', 'quantize_int8', 'quantize_dynamic_int8',
            'torch_dynamic_head', 'latency_ms', 'state_dict_bytes', 'torch_runner', 'onnx_runner', 'predicted_classes',
            'compare_variants', 'plot_variants', 'SoftVoteNet', 'export_ensemble', 'verify_ensemble', 'data_terms',
-           'card_evaluation', 'model_card', 'write_model_card', 'verify_images', 'emotion_export', 'deploy_report']
+           'card_evaluation', 'model_card', 'write_model_card', 'verify_images', 'export_model', 'emotion_export',
+           'deploy_report']
 
 # %% ../nbs/05_deployment.ipynb #dc7834c1
 def onnx_metadata(meta:ModelMeta, # from `load_model`
@@ -41,6 +43,7 @@ def onnx_metadata(meta:ModelMeta, # from `load_model`
          'version': __version__, 'kind': 'model', 'quantization': 'none (fp32)', **extra}
     return {META_PREFIX + k: json.dumps(v) for k, v in d.items()}
 
+# %% ../nbs/05_deployment.ipynb #b073ebd9
 def set_metadata(path, # an .onnx file
                  props:dict, # from `onnx_metadata`
                 ):
@@ -59,6 +62,7 @@ class WithProbs(nn.Module):
         logits = self.model(x)
         return logits, logits.softmax(-1)
 
+# %% ../nbs/05_deployment.ipynb #9385b8fa
 def export_graph(module:nn.Module, # eval-mode module taking N x 3 x S x S images
                  img_size:int, # S
                  out, # the .onnx file to write
@@ -76,6 +80,7 @@ def export_graph(module:nn.Module, # eval-mode module taking N x 3 x S x S image
     onnx.checker.check_model(onnx.load(str(out)))
     return out
 
+# %% ../nbs/05_deployment.ipynb #9b111b15
 def export_onnx(model_path, # a checkpoint written by `train`
                 out, # the .onnx file to write
                 opset:int=17, # ONNX opset
@@ -91,6 +96,7 @@ def items_images(items:pd.DataFrame)->list[Image.Image]:
     "The images of dataset rows"
     return [row_image(r) for _, r in items.iterrows()]
 
+# %% ../nbs/05_deployment.ipynb #84e8f433
 def output_agreement(ref:np.ndarray, # the reference's outputs (N x classes)
                      got:np.ndarray, # the exported model's outputs on the same images
                      atol:float, # largest difference accepted
@@ -102,6 +108,7 @@ def output_agreement(ref:np.ndarray, # the reference's outputs (N x classes)
     return {'n_images': len(ref), 'output': output, 'reference': reference, 'max_abs_diff': diff, 'top1_agreement': agree,
             'atol': atol, 'ok': diff <= atol and agree == 1.0}
 
+# %% ../nbs/05_deployment.ipynb #0fd57898
 def verify_onnx(onnx_path, # the exported model
                 model_path, # the checkpoint it was exported from
                 images:list, # real images (PIL), preprocessed as in training
@@ -114,6 +121,7 @@ def verify_onnx(onnx_path, # the exported model
     with torch.no_grad(): ref = net(torch.from_numpy(x)).numpy()
     return output_agreement(ref, clf.session.run(['logits'], {'input': x})[0], atol, 'logit', 'PyTorch')
 
+# %% ../nbs/05_deployment.ipynb #75f3420d
 def verification_text(r:dict)->str:
     "One line saying whether the exported model matches"
     return (f"{'OK' if r['ok'] else 'MISMATCH'}: on {r['n_images']} real images, onnxruntime and {r['reference']} agree on the top-1 class "
@@ -135,6 +143,7 @@ def calibration_items(data, # dataset name or path (a folder of images or of cla
     k = max(1, n // max(1, items.label.nunique()))
     return items.sample(frac=1, random_state=seed).groupby('label').head(k).head(n)
 
+# %% ../nbs/05_deployment.ipynb #3ff1a9d3
 class ImageCalibrationReader(CalibrationDataReader):
     "Batches of real images, preprocessed exactly as the model's input, for onnxruntime's calibration"
     def __init__(self, clf:OnnxClassifier, # the fp32 model (for its preprocessing)
@@ -448,6 +457,41 @@ def verify_images(data, n:int=64)->list:
     items = ds.split('test') if (ds.items.split == 'test').any() else ds.items
     return items_images(items.sample(min(n, len(items)), random_state=0))
 
+# %% ../nbs/05_deployment.ipynb #9b0bdeab
+def export_model(models:list, # model.pth files written by `emotion_train` (more than one: one soft-vote ensemble graph)
+                 out, # the .onnx file to write (with `quantize`: the quantized model; the fp32 one goes beside it)
+                 quantize:str|None=None, # None, or one of `QUANTIZE`
+                 calib=None, # int8 calibration data (see `quantize_int8`), e.g. from `calibration_items`
+                 verify_data=None, # images to verify the export on (default: the model's training data)
+                 opset:int=17, # ONNX opset
+                 say=print, # where the progress lines go
+                )->dict:
+    "Export to ONNX, verify against PyTorch, optionally quantize, and write the model card; returns what was written and measured"
+    models, out = [str(p) for p in models], Path(out)
+    fp32, t = (out.with_suffix('.fp32.onnx') if quantize else out), time.time()
+    if len(models) == 1: export_onnx(models[0], fp32, opset)
+    else: export_ensemble(models, fp32, opset=opset)
+    say(f"exported {', '.join(models)} -> {fp32} ({time.time() - t:.1f} s)")
+    images = verify_images(verify_data or _default_verify_data(models[0]))
+    r = verify_onnx(fp32, models[0], images) if len(models) == 1 else verify_ensemble(fp32, models, images)
+    say(verification_text(r))
+    rep = {'models': models, 'onnx': str(fp32), 'verification': r,
+           'sizes_mb': {'PyTorch weights': sum(state_dict_bytes(load_model(p)[0]) for p in models) / 2**20, 'ONNX fp32': mb(fp32)}}
+    if quantize:
+        q = quantize_int8(fp32, out, calib) if quantize == 'int8' else quantize_dynamic_int8(fp32, out)
+        a, b = OnnxClassifier(fp32).predict_proba(images).argmax(1), OnnxClassifier(q).predict_proba(images).argmax(1)
+        rep.update(quantized=str(q), quantization=read_metadata(q)['quantization'], top1_agreement=float((a == b).mean()))
+        rep['sizes_mb'][f'ONNX {quantize}'] = mb(q)
+        say(f"quantized ({rep['quantization']}) -> {q}\nint8 vs fp32: top-1 agreement {(a == b).mean():.1%} on {len(images)} real images")
+    sz = rep['sizes_mb']
+    say('sizes: ' + ', '.join(f'{k} {v:.2f} MB' for k, v in sz.items()) +
+        (f" ({sz['ONNX fp32'] / sz[f'ONNX {quantize}']:.1f}x smaller than fp32)" if quantize else ''))
+    notes = [f"These are the PyTorch checkpoint's figures; the {quantize} file agrees with it on the top-1 class for "
+             f"{rep['top1_agreement']:.1%} of {len(images)} real images (emotion_export's check)."] if quantize else []
+    rep['card'] = str(write_model_card(models, out, notes))
+    say(f"model card (intended use, data terms, figures, limits) -> {rep['card']}")
+    return rep
+
 # %% ../nbs/05_deployment.ipynb #c6051b2c
 @cli(choices={'quantize': QUANTIZE}, required=('model_path', 'output_path'), model='model_path', out='output_path')  # --model_path/--output_path: the old spellings, still accepted
 def emotion_export(model_path:Param("a model.pth written by emotion_train; give it more than once for one soft-vote ensemble graph", str, action='append')=None,
@@ -465,36 +509,13 @@ def emotion_export(model_path:Param("a model.pth written by emotion_train; give 
     if not output_path: fail(prog, 'give the file to write with --out OUT.onnx', EXIT_USAGE)
     if quantize and quantize not in QUANTIZE: fail(prog, f"unknown --quantize {quantize!r}; allowed: {', '.join(QUANTIZE)}", EXIT_USAGE)
     if quantize == 'int8' and not calib_data: fail(prog, 'int8 needs calibration images: --calib-data DATA', EXIT_USAGE)
-    out = Path(output_path)
-    fp32 = out.with_suffix('.fp32.onnx') if quantize else out
     try:
         for p in model_path: load_checkpoint(p)  # a file that is not a model is refused before any work
-        if calib_data: calib = calibration_items(calib_data, calib_n)
-        t = time.time()
-        if len(model_path) == 1: export_onnx(model_path[0], fp32, opset)
-        else: export_ensemble(model_path, fp32, opset=opset)
-        say(f"exported {', '.join(model_path)} -> {fp32} ({time.time() - t:.1f} s)")
-        images = verify_images(verify_data or _default_verify_data(model_path[0]))
-        r = verify_onnx(fp32, model_path[0], images) if len(model_path) == 1 else verify_ensemble(fp32, model_path, images)
-        say(verification_text(r))
-        rep = {'models': list(model_path), 'onnx': str(fp32), 'verification': r,
-               'sizes_mb': {'PyTorch weights': sum(state_dict_bytes(load_model(p)[0]) for p in model_path) / 2**20, 'ONNX fp32': mb(fp32)}}
-        if quantize:
-            q = quantize_int8(fp32, out, calib) if quantize == 'int8' else quantize_dynamic_int8(fp32, out)
-            a, b = OnnxClassifier(fp32).predict_proba(images).argmax(1), OnnxClassifier(q).predict_proba(images).argmax(1)
-            rep.update(quantized=str(q), quantization=read_metadata(q)['quantization'], top1_agreement=float((a == b).mean()))
-            rep['sizes_mb'][f'ONNX {quantize}'] = mb(q)
-            say(f"quantized ({rep['quantization']}) -> {q}\nint8 vs fp32: top-1 agreement {(a == b).mean():.1%} on {len(images)} real images")
-        sz = rep['sizes_mb']
-        say('sizes: ' + ', '.join(f'{k} {v:.2f} MB' for k, v in sz.items()) +
-            (f" ({sz['ONNX fp32'] / sz[f'ONNX {quantize}']:.1f}x smaller than fp32)" if quantize else ''))
-        notes = [f"These are the PyTorch checkpoint's figures; the {quantize} file agrees with it on the top-1 class for "
-                 f"{rep['top1_agreement']:.1%} of {len(images)} real images (emotion_export's check)."] if quantize else []
-        rep['card'] = str(write_model_card(model_path, out, notes))
-        say(f"model card (intended use, data terms, figures, limits) -> {rep['card']}")
+        calib = calibration_items(calib_data, calib_n) if calib_data else None
+        rep = export_model(model_path, output_path, quantize, calib, verify_data, opset, say)
     except CLI_ERRORS as e: fail(prog, e)
     if json_out: print(json.dumps(rep, default=str))
-    if not r['ok']: sys.exit(EXIT_ERROR)
+    if not rep['verification']['ok']: sys.exit(EXIT_ERROR)
 
 # %% ../nbs/05_deployment.ipynb #930e6f94
 def deploy_report(path)->tuple:

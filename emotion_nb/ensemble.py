@@ -68,11 +68,13 @@ class Ensemble:
 
     def __len__(self): return len(self.models)
 
+# %% ../nbs/02_ensembles.ipynb #632d5994
 def member_name(path)->str:
     "A short name for the member at `path`: its run folder (`runs/ens/resnet18-s42/model.pth` -> `resnet18-s42`)"
     p = Path(path)
     return p.parent.name if p.name in ('model.pth', 'last.pth') and p.parent.name else p.stem
 
+# %% ../nbs/02_ensembles.ipynb #3bba4e64
 def load_members(paths, # checkpoints written by `train`
                  device='cpu', # where to put the models
                 )->Ensemble:
@@ -143,6 +145,7 @@ def check_weights(weights, # one weight per member, or None for equal weights
     if w.sum() <= 0: raise ValueError("weights sum to zero: at least one member needs a positive weight")
     return w / w.sum()
 
+# %% ../nbs/02_ensembles.ipynb #9b602b6b
 def soft_vote(probs:np.ndarray, # members x samples x classes
               weights=None, # one weight per member (default: equal)
              )->np.ndarray:
@@ -150,6 +153,7 @@ def soft_vote(probs:np.ndarray, # members x samples x classes
     probs = np.asarray(probs)
     return np.tensordot(check_weights(weights, len(probs)), probs, axes=1)
 
+# %% ../nbs/02_ensembles.ipynb #f6b4acdc
 def vote_shares(probs:np.ndarray, weights=None)->np.ndarray:
     "Share of the (weighted) votes each class gets: samples x classes"
     probs = np.asarray(probs)
@@ -157,6 +161,7 @@ def vote_shares(probs:np.ndarray, weights=None)->np.ndarray:
     onehot = np.eye(probs.shape[-1])[probs.argmax(-1)]  # members x samples x classes
     return np.tensordot(w, onehot, axes=1)
 
+# %% ../nbs/02_ensembles.ipynb #a1b2c19d
 def hard_vote(probs:np.ndarray, # members x samples x classes
               weights=None, # one weight per member (default: equal)
              )->np.ndarray:
@@ -174,6 +179,7 @@ def nll(probs:np.ndarray, # samples x classes
     probs, y = np.asarray(probs), np.asarray(y)
     return float(-np.log(np.clip(probs[np.arange(len(y)), y], eps, None)).mean())
 
+# %% ../nbs/02_ensembles.ipynb #4e0fc3a6
 def fit_weights(probs:np.ndarray, # members x samples x classes, on the validation split
                 y, # true class per validation sample
                )->np.ndarray:
@@ -193,6 +199,7 @@ def entropy(p:np.ndarray, axis:int=-1)->np.ndarray:
     p = np.clip(np.asarray(p, dtype=float), 1e-12, 1)
     return -(p * np.log(p)).sum(axis)
 
+# %% ../nbs/02_ensembles.ipynb #f0f07ffb
 def uncertainty(probs:np.ndarray, # members x samples x classes
                 weights=None, # member weights (default: equal)
                )->pd.DataFrame:
@@ -216,6 +223,7 @@ def coverage_curve(score, # uncertainty per sample (higher = less sure)
     rows = [(cov, c[:max(1, int(round(cov * len(c))))].mean()) for cov in coverages]
     return pd.DataFrame(rows, columns=['coverage', 'accuracy'])
 
+# %% ../nbs/02_ensembles.ipynb #96d316a3
 def plot_coverage(curves:dict, # label -> `coverage_curve` table
                   ax=None, title='Accuracy when the least certain predictions are set aside'):
     "Accuracy against coverage, one line per uncertainty measure"
@@ -234,6 +242,7 @@ def calibration_bins(probs:np.ndarray, y, n_bins:int=15)->pd.DataFrame:
     df = pd.DataFrame({'bin': b, 'conf': conf, 'right': right}).groupby('bin').agg(n=('conf', 'size'), confidence=('conf', 'mean'), accuracy=('right', 'mean'))
     return df.reindex(range(n_bins)).assign(lo=np.arange(n_bins) / n_bins).fillna({'n': 0})
 
+# %% ../nbs/02_ensembles.ipynb #f956c6f8
 def ece(probs:np.ndarray, # samples x classes
         y, # true class per sample
         n_bins:int=15, # equal-width confidence bins
@@ -251,6 +260,7 @@ def apply_temperature(probs:np.ndarray, # samples x classes (or members x sample
     z = np.exp(z - z.max(-1, keepdims=True))
     return z / z.sum(-1, keepdims=True)
 
+# %% ../nbs/02_ensembles.ipynb #fc08a053
 def fit_temperature(probs:np.ndarray, # samples x classes, on the validation split
                     y, # true class per validation sample
                     bounds=(0.05, 20.), # search range of t
@@ -283,11 +293,13 @@ def vote_probs(probs:np.ndarray, vote:str='soft', weights=None)->np.ndarray:
     if vote in ('soft', 'weighted'): return soft_vote(probs, weights if vote == 'weighted' else None)
     raise ValueError(f"vote must be soft, hard or weighted, not {vote!r}")
 
+# %% ../nbs/02_ensembles.ipynb #95180d14
 def score_row(p:np.ndarray, y, classes:list, with_nll:bool=True)->dict:
     "Accuracy, macro-F1, NLL and ECE of one samples x classes score table"
     m = classification_metrics(y, p, classes)
     return {'accuracy': m['accuracy'], 'macro_f1': m['macro_f1'], 'nll': nll(p, y) if with_nll else np.nan, 'ece': ece(p, y)}
 
+# %% ../nbs/02_ensembles.ipynb #6a1be368
 def compare_votes(probs:np.ndarray, # members x samples x classes
                   y, # true class per sample
                   names:list, classes:list, # member names and class names
@@ -300,6 +312,7 @@ def compare_votes(probs:np.ndarray, # members x samples x classes
     if weights is not None: rows['weighted vote'] = score_row(vote_probs(probs, 'weighted', weights), y, classes)
     return pd.DataFrame(rows).T.rename_axis('model')
 
+# %% ../nbs/02_ensembles.ipynb #b4b85da4
 def plot_comparison(table:pd.DataFrame, title:str='Members and ensembles'):
     "Accuracy, macro-F1 and ECE of every row of `compare_votes`, ensembles highlighted"
     fig, axs = plt.subplots(1, 3, figsize=(11, 0.45 * len(table) + 1.4), sharey=True)
@@ -313,7 +326,10 @@ def plot_comparison(table:pd.DataFrame, title:str='Members and ensembles'):
     return fig
 
 # %% ../nbs/02_ensembles.ipynb #c42bf2bb
-def uncertainty_summary(probs:np.ndarray, y, weights=None)->dict:
+def uncertainty_summary(probs:np.ndarray, # member probabilities (members, images, classes)
+                        y, # true class index of each image
+                        weights=None, # member weights (None: equal)
+                       )->dict:
     "Mean uncertainty measures, and accuracy when the members all agree, and on the most certain 50% / 80%"
     u, p = uncertainty(probs, weights), soft_vote(probs, weights)
     right = p.argmax(1) == np.asarray(y)
@@ -325,6 +341,7 @@ def uncertainty_summary(probs:np.ndarray, y, weights=None)->dict:
             'accuracy_some_disagree': float(right[~agree].mean()) if (~agree).any() else None,
             'accuracy_at_coverage': {f'{c:.0%}': float(a) for c, a in zip(cv.coverage, cv.accuracy)}}
 
+# %% ../nbs/02_ensembles.ipynb #cf2388a9
 def evaluate_ensemble(members, # member checkpoints, or an `Ensemble` from `load_members`
                       ds:EmotionDataset, # cleaned dataset
                       split:str='test', # split to score

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from PIL import Image
 import matplotlib.pyplot as plt
-from fastcore.script import Param
+from fastcore.basics import patch
 from fastai.vision.all import default_device
 from .preprocess import ImageReadError, read_image, to_rgb
 from .command import progress
@@ -33,6 +33,7 @@ def get_layer(model:nn.Module, # any PyTorch model
         raise ValueError(f"no layer {name!r} in {type(model).__name__}; valid names: {', '.join(n for n in mods if n)}")
     return mods[name]
 
+# %% ../nbs/03_gradcam.ipynb #ba71b6f6
 @torch.no_grad()
 def find_target_layer(model:nn.Module, # any PyTorch model taking images
                       x:torch.Tensor, # an input batch (only the first image is used)
@@ -86,33 +87,39 @@ class GradCAM:
         "Importance of each channel: the gradient averaged over the locations"
         return grads.mean((2, 3))
 
-    def features(self, x:torch.Tensor, targets=None):
-        "Feature maps, their gradients, the model's output and the targets, from one forward and one backward pass"
-        store = {}
-        def fwd(m, inp, out):
-            store['acts'] = out.detach().clone()  # a copy: an in-place ReLU after the layer must not change it
-            out.register_hook(lambda g: store.__setitem__('grads', g.detach().clone()))
-        h = self.layer(x).register_forward_hook(fwd); self.handles.append(h)
-        was = self.model.training
-        try:
-            self.model.eval()
-            x = x.detach().clone().requires_grad_(True)
-            with torch.enable_grad():
-                out = self.model(x)
-                t = out.argmax(1) if targets is None else torch.as_tensor(targets, device=out.device).reshape(-1)
-                if len(t) != len(x): raise ValueError(f"{len(t)} targets for {len(x)} images")
-                torch.autograd.grad(out.gather(1, t[:, None].long()).sum(), x)
-        finally:
-            h.remove(); self.handles.remove(h); self.model.train(was)
-        return store['acts'], store['grads'], out.detach(), t
+# %% ../nbs/03_gradcam.ipynb #ad49f355
+@patch
+def features(self:GradCAM, x:torch.Tensor, # a batch of model inputs (B, C, H, W)
+             targets=None, # class index per image (default: the predicted class)
+            ):
+    "Feature maps, their gradients, the model's output and the targets, from one forward and one backward pass"
+    store = {}
+    def fwd(m, inp, out):
+        store['acts'] = out.detach().clone()  # a copy: an in-place ReLU after the layer must not change it
+        out.register_hook(lambda g: store.__setitem__('grads', g.detach().clone()))
+    h = self.layer(x).register_forward_hook(fwd); self.handles.append(h)
+    was = self.model.training
+    try:
+        self.model.eval()
+        x = x.detach().clone().requires_grad_(True)
+        with torch.enable_grad():
+            out = self.model(x)
+            t = out.argmax(1) if targets is None else torch.as_tensor(targets, device=out.device).reshape(-1)
+            if len(t) != len(x): raise ValueError(f"{len(t)} targets for {len(x)} images")
+            torch.autograd.grad(out.gather(1, t[:, None].long()).sum(), x)
+    finally:
+        h.remove(); self.handles.remove(h); self.model.train(was)
+    return store['acts'], store['grads'], out.detach(), t
 
-    def __call__(self, x:torch.Tensor, # a batch of model inputs (B, C, H, W)
-                 targets=None, # class index per image (default: the predicted class)
-                )->torch.Tensor:
-        "Maps (B, H, W) in [0, 1], upsampled to the input size"
-        acts, grads, _, _ = self.features(x, targets)
-        cam = torch.relu((self.weights(acts, grads)[:, :, None, None] * acts).sum(1))
-        return scale_maps(cam, x.shape[-2:])
+# %% ../nbs/03_gradcam.ipynb #e66cb507
+@patch
+def __call__(self:GradCAM, x:torch.Tensor, # a batch of model inputs (B, C, H, W)
+             targets=None, # class index per image (default: the predicted class)
+            )->torch.Tensor:
+    "Maps (B, H, W) in [0, 1], upsampled to the input size"
+    acts, grads, _, _ = self.features(x, targets)
+    cam = torch.relu((self.weights(acts, grads)[:, :, None, None] * acts).sum(1))
+    return scale_maps(cam, x.shape[-2:])
 
 # %% ../nbs/03_gradcam.ipynb #a667b83a
 class GradCAMPlusPlus(GradCAM):
@@ -136,6 +143,7 @@ def overlay(img:Image.Image, # the original image
     heat = plt.get_cmap(cmap)(np.clip(cam, 0, 1))[..., :3]
     return Image.fromarray((255 * ((1 - alpha) * np.asarray(img) / 255. + alpha * heat)).round().astype(np.uint8))
 
+# %% ../nbs/03_gradcam.ipynb #c186b4d2
 def explain(model:nn.Module, meta, # from `load_model`
             images:list, # PIL images
             method=GradCAM, # `GradCAM` or `GradCAMPlusPlus`
@@ -150,6 +158,7 @@ def explain(model:nn.Module, meta, # from `load_model`
         with torch.no_grad(): probs = model.eval()(x).softmax(-1).cpu().numpy()
     return maps.cpu(), probs
 
+# %% ../nbs/03_gradcam.ipynb #6b667b54
 def show_cams(images:list, maps, probs, classes:list, labels=None, ncols:int=6, size:float=1.8, alpha:float=0.45):
     "A grid of overlays titled with the prediction, its confidence and (when given) the true label"
     n = len(images); nrows = (n + ncols - 1) // ncols
@@ -184,6 +193,7 @@ def deletion_curve(model:nn.Module, # the classifier
     p = model(xs).softmax(-1).reshape(B, steps + 1, -1)
     return p[torch.arange(B), :, torch.as_tensor(targets).long()].cpu().numpy()
 
+# %% ../nbs/03_gradcam.ipynb #27cd0e2e
 def curve_auc(curve:np.ndarray)->np.ndarray:
     "Area under each curve (rows), with the share deleted on [0, 1]"
     c = np.atleast_2d(curve); return ((c[:, 1:] + c[:, :-1]) / 2).mean(1)

@@ -41,6 +41,7 @@ class InferenceItems(torch.utils.data.Dataset):
         img = row_image(self.items.iloc[i])
         return tuple(image_tensor(img, *s) for s in self.specs)
 
+# %% ../nbs/01c_inference.ipynb #380e47ea
 def class_probs(model:nn.Module, # an eval-mode classifier
                 x:torch.Tensor, # a batch of inputs
                 tta:bool=False, # also predict the mirrored batch and average (flip test-time augmentation)
@@ -90,6 +91,7 @@ def report_table(metrics:dict)->pd.DataFrame:
     t.loc['accuracy'] = [np.nan, np.nan, metrics['accuracy'], metrics['n']]
     return t.astype({'support': int}).round(3)
 
+# %% ../nbs/01c_inference.ipynb #dd8bac7f
 def plot_confusion(metrics:dict, # output of `classification_metrics`
                    ax=None, title:str='', # axes and title
                   ):
@@ -114,6 +116,7 @@ class ModelMeta:
     @property
     def normalization(self)->dict: return {'mean': self.mean, 'std': self.std}
 
+# %% ../nbs/01c_inference.ipynb #143a8b6e
 def load_model(path, # a checkpoint written by `train` (e.g. `runs/x/model.pth`)
                device='cpu', # where to put the model
               )->tuple[EmotionNet, ModelMeta]:
@@ -129,7 +132,6 @@ def load_model(path, # a checkpoint written by `train` (e.g. `runs/x/model.pth`)
     return model.eval().to(device), ModelMeta(ckpt['arch'], list(ckpt['classes']), ckpt['img_size'], nz['mean'], nz['std'],
                                               cfg, ckpt['epoch'], Path(path), cfg.get('contrast') or 'none')
 
-
 # %% ../nbs/01c_inference.ipynb #7a703344
 def eval_items(ds:EmotionDataset, # dataset to evaluate on
                split:str, # 'train', 'valid', 'test' or 'all'
@@ -144,6 +146,7 @@ def eval_items(ds:EmotionDataset, # dataset to evaluate on
     if unknown: raise ValueError(f"{ds.root}: class(es) {', '.join(unknown)} are not classes of the model ({', '.join(classes)})")
     return items
 
+# %% ../nbs/01c_inference.ipynb #36eebaa8
 def evaluate(model:nn.Module, meta:ModelMeta, # from `load_model`
              ds:EmotionDataset, # dataset (cleaned)
              split:str='test', # 'train', 'valid', 'test' or 'all'

@@ -9,19 +9,21 @@ from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from torch import nn
-from fastai.vision.all import Learner, Callback, TrackerCallback, EarlyStoppingCallback, GradientClip, SchedCos, SchedLin, SchedNo, combine_scheds, combined_cos, CrossEntropyLossFlat, Adam, accuracy, F1Score, aug_transforms, RandomResizedCrop, FlipItem, Normalize, MixUp, CutMix, set_seed, CancelFitException, CancelEpochException, L, default_device
+from fastcore.basics import patch
+from fastai.vision.all import Learner, Callback, TrackerCallback, EarlyStoppingCallback, GradientClip, SchedCos, SchedLin, SchedNo, combine_scheds, combined_cos, CrossEntropyLossFlat, Adam, accuracy, F1Score, aug_transforms, RandomResizedCrop, RandomCrop, FlipItem, Normalize, MixUp, CutMix, set_seed, CancelFitException, CancelEpochException, L, default_device
 from fastai.callback.channelslast import ChannelsLast
 from .preprocess import CONTRAST
-from .data import EmotionDataset, class_counts, class_weights, emotion_dataloaders, item_image
+from .data import EmotionDataset
+from .loaders import class_counts, class_weights, emotion_dataloaders, item_image
 from .models import EmotionNet, emotion_splitter, get_arch, imagenet_state_dict
 
 # %% auto #0
-__all__ = ['CKPT_FORMAT', 'STALE_SETTINGS', 'IMAGENET_MIN_SIZE', 'STAGES', 'METRIC_NAMES', 'AUGMENT', 'CheckpointError',
-           'save_checkpoint', 'load_checkpoint', 'TrainConfig', 'save_config', 'load_config', 'baseline_config',
-           'native_size', 'check_augmentation', 'resolve_config', 'group_lrs', 'lr_schedule', 'ProgressiveUnfreeze',
-           'SeedEachEpoch', 'TrainAccuracy', 'TimeBudget', 'FakeClock', 'rng_state', 'set_rng_state', 'opt_state',
-           'EmotionLearner', 'Resume', 'replay_tracker', 'ReplayEarlyStopping', 'Checkpointer', 'pick_precision',
-           'augment_tfms', 'emotion_learner', 'transfer_backbone', 'build_model']
+__all__ = ['CKPT_FORMAT', 'STALE_SETTINGS', 'IMAGENET_MIN_SIZE', 'STAGES', 'METRIC_NAMES', 'AUGMENT', 'SMALL_CROP',
+           'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'TrainConfig', 'save_config', 'load_config',
+           'baseline_config', 'native_size', 'check_augmentation', 'resolve_config', 'group_lrs', 'lr_schedule',
+           'ProgressiveUnfreeze', 'SeedEachEpoch', 'TrainAccuracy', 'TimeBudget', 'FakeClock', 'rng_state',
+           'set_rng_state', 'opt_state', 'EmotionLearner', 'Resume', 'replay_tracker', 'ReplayEarlyStopping',
+           'Checkpointer', 'pick_precision', 'augment_tfms', 'emotion_learner', 'transfer_backbone', 'build_model']
 
 # %% ../nbs/01b_learner.ipynb #077223c8
 CKPT_FORMAT = 'emotion_nb.checkpoint/1'
@@ -29,6 +31,7 @@ CKPT_FORMAT = 'emotion_nb.checkpoint/1'
 class CheckpointError(ValueError):
     "A model file that is missing, unreadable, unsafe or not made by emotion_nb"
 
+# %% ../nbs/01b_learner.ipynb #eb41a53f
 def save_checkpoint(state:dict, # tensors and plain Python values only
                     path, # file to write
                    )->Path:
@@ -42,6 +45,7 @@ def save_checkpoint(state:dict, # tensors and plain Python values only
         if os.path.exists(tmp): os.remove(tmp)
     return path
 
+# %% ../nbs/01b_learner.ipynb #59c9a0d2
 def load_checkpoint(path)->dict:
     "Load a checkpoint made by `save_checkpoint`, refusing anything that needs code to unpickle"
     path = Path(path)
@@ -85,7 +89,7 @@ class TrainConfig:
     monitor:str = 'accuracy' # validation metric that picks the best checkpoint ('accuracy', 'macro_f1', 'valid_loss')
     unfreeze:list = field(default_factory=lambda: [1, 2]) # epochs from which the last block, then everything, trains
     balance:str = 'none' # 'none', 'sampler' (class-balanced batches) or 'weights' (class-weighted loss)
-    fastai_aug:str = 'crop_flip' # fastai's augmentation (`augment_tfms`): 'crop_flip' (per image), 'batch' (flips, rotations, zooms, lighting) or 'none'
+    fastai_aug:str = 'crop_flip' # fastai's augmentation (`augment_tfms`): 'crop_flip' or 'small_crop' (per image), 'batch' (flips, rotations, zooms, lighting) or 'none'
     aug:str|dict = 'none' # Albumentations pipeline (04_augmentation): a preset ('none', 'light', 'medium', 'heavy'), a YAML/JSON file or a spec dict
     mixup:float = 0. # MixUp's Beta(alpha, alpha) parameter (0: off)
     cutmix:float = 0. # CutMix's Beta(alpha, alpha) parameter (0: off)
@@ -95,16 +99,19 @@ class TrainConfig:
     seed:int = 42 # seed of everything random
     max_minutes:float|None = None # time budget: stop cleanly when it is spent, keeping the best checkpoint
 
-    @classmethod
-    def from_dict(cls, d:dict, source='config'):
-        "A config from a dict, refusing unknown keys"
-        names = [f.name for f in fields(cls)]
-        d = {k: v for k, v in d.items() if k not in STALE_SETTINGS}  # settings of older versions, now gone
-        if 'augment' in d: d = {**{k: v for k, v in d.items() if k != 'augment'}, 'fastai_aug': d['augment']}  # its old name, beside `aug`
-        if d.get('fastai_aug') == 'default': d = {**d, 'fastai_aug': 'batch'}  # the old name of the batch augmentation
-        bad = sorted(set(d) - set(names))
-        if bad: raise ValueError(f"{source}: unknown setting(s) {', '.join(bad)}; known: {', '.join(names)}")
-        return cls(**d)
+# %% ../nbs/01b_learner.ipynb #3e807ce1
+@patch(cls_method=True)
+def from_dict(cls:TrainConfig, d:dict, # settings by name
+              source='config', # where they came from, for error messages
+             ):
+    "A config from a dict, refusing unknown keys"
+    names = [f.name for f in fields(cls)]
+    d = {k: v for k, v in d.items() if k not in STALE_SETTINGS}  # settings of older versions, now gone
+    if 'augment' in d: d = {**{k: v for k, v in d.items() if k != 'augment'}, 'fastai_aug': d['augment']}  # its old name, beside `aug`
+    if d.get('fastai_aug') == 'default': d = {**d, 'fastai_aug': 'batch'}  # the old name of the batch augmentation
+    bad = sorted(set(d) - set(names))
+    if bad: raise ValueError(f"{source}: unknown setting(s) {', '.join(bad)}; known: {', '.join(names)}")
+    return cls(**d)
 
 # %% ../nbs/01b_learner.ipynb #10f1832d
 def save_config(cfg:TrainConfig, path)->Path:
@@ -194,6 +201,7 @@ def group_lrs(cfg:TrainConfig)->np.ndarray:
     "Peak learning rate of each parameter group: early backbone, last block, head"
     return np.geomspace(cfg.lr_backbone, cfg.lr_head, 3)
 
+# %% ../nbs/01b_learner.ipynb #b4b6da46
 def lr_schedule(lr_max, # peak learning rate (a number, or one per parameter group)
                 n_epoch:int, # length of the run in epochs
                 schedule:str='sgdr', # 'sgdr', 'one_cycle' or 'flat'
@@ -241,6 +249,7 @@ class SeedEachEpoch(Callback):
         for t in self.dls.train.after_item.fs:  # item transforms with their own random generator (Albumentations)
             if hasattr(t, 'reseed'): t.reseed(s)
 
+# %% ../nbs/01b_learner.ipynb #456c38c0
 class TrainAccuracy(Callback):
     "Accuracy on the training batches as they are seen (augmented, dropout on), for the overfitting analysis"
     order = 55
@@ -251,7 +260,6 @@ class TrainAccuracy(Callback):
         self.correct += (self.pred.argmax(-1) == self.yb[0]).sum().item(); self.total += len(self.yb[0])
     @property
     def value(self): return self.correct / self.total if self.total else float('nan')
-
 
 # %% ../nbs/01b_learner.ipynb #bb0dc38d
 class TimeBudget(Callback):
@@ -309,6 +317,7 @@ def rng_state()->dict:
     return {'python': _plain(random.getstate()), 'numpy': [st[0], torch.from_numpy(st[1].copy()), *st[2:]],
             'torch': torch.get_rng_state(), 'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
 
+# %% ../nbs/01b_learner.ipynb #3ca2541c
 def set_rng_state(st:dict):
     "Restore what `rng_state` saved"
     p = st['python']; random.setstate((p[0], tuple(p[1]), p[2]))
@@ -316,6 +325,7 @@ def set_rng_state(st:dict):
     torch.set_rng_state(st['torch'])
     if st['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(st['cuda'])
 
+# %% ../nbs/01b_learner.ipynb #b6aad0b0
 def opt_state(opt)->dict:
     "A fastai optimiser's state as plain containers"
     sd = opt.state_dict()
@@ -333,6 +343,7 @@ class EmotionLearner(Learner):
             self._with_events(self._do_epoch, 'epoch', CancelEpochException)
             self.epoch += 1
 
+# %% ../nbs/01b_learner.ipynb #9c93b4a5
 class Resume(Callback):
     "Put a checkpoint's optimiser state, epoch log and RNG states back before the first resumed epoch"
     order = 52  # after the `Recorder` has reset itself, before the trackers read its values
@@ -355,6 +366,7 @@ def replay_tracker(tracker:TrackerCallback, values:list)->list[bool]:
         if news[-1]: tracker.best = v
     return news
 
+# %% ../nbs/01b_learner.ipynb #fd4dace7
 class ReplayEarlyStopping(EarlyStoppingCallback):
     "fastai's `EarlyStoppingCallback`, picking up `best` and `wait` from epochs already in the recorder (after `Resume`)"
     def before_fit(self):
@@ -410,12 +422,16 @@ def pick_precision(precision:str, # 'auto', 'bf16', 'fp16' or 'fp32'
     return precision, f"mixed precision: {precision} on {torch.cuda.get_device_name(device)}"
 
 # %% ../nbs/01b_learner.ipynb #cc285162
-AUGMENT = ('crop_flip', 'batch', 'none')
+AUGMENT = ('small_crop', 'crop_flip', 'batch', 'none')
+SMALL_CROP = 11/16  # side of the training crops of `small_crop`, as a share of the input side (44 of 64 px)
 
 def augment_tfms(kind:str, # one of `AUGMENT`
                  size:int, # model input side
                 )->tuple[list, list]:
     "fastai's item and batch transforms for the augmentation `kind` (training images only)"
+    if kind == 'small_crop':  # a random square of 11/16 of the side, not resized, and a mirror half the time
+        crop = RandomCrop(round(size * SMALL_CROP)); crop.split_idx = 0  # training only: validation sees whole images
+        return [crop, FlipItem(0.5)], []
     if kind == 'crop_flip':  # a random square crop of 75-100% of the area, resized back, and a mirror half the time
         return [RandomResizedCrop(size, min_scale=0.75, ratio=(1, 1), val_xtra=0), FlipItem(0.5)], []
     if kind == 'batch':  # whole batches at once: flips, rotations up to 10 degrees, zoom up to 1.1, lighting
@@ -465,6 +481,7 @@ def transfer_backbone(model:EmotionNet, # model whose backbone is replaced
     model.backbone.load_state_dict(sd)
     return ckpt
 
+# %% ../nbs/01b_learner.ipynb #e7775246
 def build_model(arch:str='resnet18', # a key of `ARCHS`
                 n_classes:int=7, # number of emotions
                 pretrained:str='none', # 'imagenet', 'none' or a checkpoint of this project

@@ -30,6 +30,7 @@ class Arch:
     n_last: int = 1 # trailing blocks that form the 'last block' for progressive unfreezing
     stats: tuple = imagenet_stats # (mean, std) of the inputs the ImageNet weights were trained with
 
+# %% ../nbs/01a_models.ipynb #dba21599
 ARCHS:dict[str, Arch] = {}
 
 def register_arch(name:str, # name used by `TrainConfig.arch` and `--arch`
@@ -43,15 +44,16 @@ def register_arch(name:str, # name used by `TrainConfig.arch` and `--arch`
     ARCHS[name] = Arch(fn, weights, body or features_body, n_last, stats)
     return ARCHS[name]
 
+# %% ../nbs/01a_models.ipynb #88844497
 def resnet_body(m:nn.Module)->nn.Sequential:
     "A torchvision ResNet without its average pooling and `fc` classifier, keeping the layer names"
     return nn.Sequential(OrderedDict((k, getattr(m, k)) for k in
                                      ['conv1', 'bn1', 'relu', 'maxpool', 'layer1', 'layer2', 'layer3', 'layer4']))
 
+# %% ../nbs/01a_models.ipynb #5b772777
 def features_body(m:nn.Module)->nn.Sequential:
     "The `features` part of a torchvision VGG, EfficientNet or MobileNet"
     return m.features
-
 
 # %% ../nbs/01a_models.ipynb #04ca30a1
 class SmallCNN(nn.Module):
@@ -66,10 +68,12 @@ class SmallCNN(nn.Module):
             c = w
         self.features = nn.Sequential(*blocks)
 
+# %% ../nbs/01a_models.ipynb #ec1e5785
 class FerCNN(SmallCNN):
     "VGG-style CNN for small faces: two 3x3 convs per block at full resolution (48 px stays 48 px until the first pool)"
     def __init__(self, widths=(32, 64, 128, 256), weights=None): super().__init__(widths, weights, n_convs=2)
 
+# %% ../nbs/01a_models.ipynb #d6844f49
 tvm = torchvision.models
 register_arch('resnet18', tvm.resnet18, 'ResNet18_Weights', resnet_body)
 register_arch('resnet50', tvm.resnet50, 'ResNet50_Weights', resnet_body)
@@ -100,6 +104,7 @@ class EmotionHead(nn.Sequential):
             layers.append(LinBnDrop(a, b, p=dropout if last else dropout / 2, act=None if last else nn.ReLU(inplace=True)))
         super().__init__(*layers)
 
+# %% ../nbs/01a_models.ipynb #f40044c0
 def n_features(body:nn.Module)->int:
     "Channels of the feature map `body` produces"
     was = body.training
@@ -138,6 +143,7 @@ def emotion_splitter(model:EmotionNet)->list:
 class WeightsUnavailable(RuntimeError):
     "Pretrained weights are neither cached nor downloadable"
 
+# %% ../nbs/01a_models.ipynb #7b100d0a
 def weights_enum(arch:str):
     "torchvision's default pretrained weights for `arch`"
     spec = get_arch(arch)
@@ -145,10 +151,12 @@ def weights_enum(arch:str):
     if callable(spec.weights): raise ValueError(f"{arch}'s ImageNet weights come from a package, not a torchvision enum")
     return getattr(torchvision.models, spec.weights).DEFAULT
 
+# %% ../nbs/01a_models.ipynb #f7df58a6
 def weights_file(arch:str)->Path:
     "Where torch's hub cache keeps the ImageNet weights of `arch` (honours `$TORCH_HOME`)"
     return Path(torch.hub.get_dir())/'checkpoints'/Path(urlparse(weights_enum(arch).url).path).name
 
+# %% ../nbs/01a_models.ipynb #6dba457f
 def imagenet_state_dict(arch:str, # a key of `ARCHS`
                         download:bool=True, # try to download them when they are not cached
                        )->dict:
@@ -163,7 +171,6 @@ def imagenet_state_dict(arch:str, # a key of `ARCHS`
     raise WeightsUnavailable(f"ImageNet weights for {arch} ({w}) are not cached at {fn} and {why}. Download {w.url} "
                              f"and save it as {fn} (set TORCH_HOME to use another cache), or train with "
                              f"pretrained='none' or a checkpoint of this project.")
-
 
 # %% ../nbs/01a_models.ipynb #e1d88f2f
 LITE0_DEPTHS = (1, 2, 2, 3, 3, 4, 1)  # blocks per stage of EfficientNet-Lite0
@@ -224,6 +231,7 @@ def tf_efficientnet_lite0(weights=None, # unused: weights are loaded by `imagene
     "timm's EfficientNet-Lite0 (TensorFlow padding), randomly initialised, with its 1000-class ImageNet classifier"
     return timm.create_model('tf_efficientnet_lite0', pretrained=False)
 
+# %% ../nbs/01a_models.ipynb #96e97341
 def timm_efficientnet_body(m:nn.Module)->nn.Sequential:
     "A timm EfficientNet without pooling and classifier: the stem, each stage as its own block, the head convolution"
     stages = [(f'stage{i}', b) for i, b in enumerate(m.blocks)]
@@ -231,4 +239,3 @@ def timm_efficientnet_body(m:nn.Module)->nn.Sequential:
 
 register_arch('efficientnet_lite0', tf_efficientnet_lite0, lite0_imagenet_state_dict, timm_efficientnet_body,
               n_last=4, stats=((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)))  # last two stages + head conv and its BN
-

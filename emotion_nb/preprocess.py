@@ -70,6 +70,7 @@ def open_image(path, # image file (or, with `pixels`, a name for the pixel sourc
         raise ImageReadError(p, kind, f'{kind} image data ({e})')
     return im
 
+# %% ../nbs/00a_preprocess.ipynb #9b22234c
 def read_image(path, # image file, or a name for the pixel source
                pixels:str|None=None, # FER2013 pixel string, used instead of the file
               )->Image.Image:

@@ -16,7 +16,8 @@ import matplotlib.pyplot as plt
 from .preprocess import CONTRAST, ImageReadError
 from .command import EXIT_ERROR, EXIT_USAGE, cli, fail
 from .faces import FACE_MARGIN, find_faces
-from .data import EmotionDataset, cache_dir, clean_dataset, row_image, contrast_shift, detect_format, load_dataset, split_stats
+from .data import EmotionDataset, cache_dir, row_image, detect_format, load_dataset
+from .audit import clean_dataset, contrast_shift, split_stats
 from .data import _split_dirs
 from .learner import _tracker_name
 from .models import ARCHS, WeightsUnavailable, get_arch
@@ -49,6 +50,7 @@ def epoch_seconds(learn:Learner, n:int=6)->float:
     model.eval(); va = timed(learn.dls.valid, False) * len(learn.dls.valid)
     return tr + va
 
+# %% ../nbs/01_transfer_learning.ipynb #cadc9951
 def fit_epochs_to_budget(seconds_per_epoch:float, minutes:float, max_epochs:int=40, spent:float=0.)->int:
     "How many epochs fit in the time left, keeping 5% spare"
     return int(max(1, min(max_epochs, (minutes * 60 * 0.95 - spent) // max(seconds_per_epoch, 1e-9))))
@@ -218,6 +220,7 @@ def write_report(metrics:dict, hist:pd.DataFrame, out:Path):
         ax.figure.savefig(out/f'confusion_{split}.png', dpi=110, bbox_inches='tight'); plt.close(ax.figure)
         report_table(metrics[split]).to_csv(out/f'report_{split}.csv')
 
+# %% ../nbs/01_transfer_learning.ipynb #97c79885
 def summary_text(metrics:dict)->str:
     "A few lines summing up a run"
     lines = [f"{metrics['arch']} ({metrics['pretrained']}), {metrics['img_size']} px: {metrics['epochs_run']} epochs "

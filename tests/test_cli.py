@@ -35,7 +35,7 @@ def test_emotion_data_bad_folder(tmp_path):
     for i in range(3):
         Image.new('L', (48, 48), 10 * i).save(tmp_path/'d'/'happy'/f'{i}.png'); Image.new('L', (48, 48), 100 + i).save(tmp_path/'d'/'sad'/f'{i}.png')
     (tmp_path/'d'/'sad'/'broken.jpg').write_bytes(b'\xff\xd8\xff garbage')
-    from emotion_nb.data import emotion_data
+    from emotion_nb.audit import emotion_data
     from emotion_nb.command import run_command
     r = run_command(emotion_data, '--data', tmp_path/'d', '--out', tmp_path/'out')  # in this process (the console script runs above)
     assert r.returncode == 0, r.stderr
@@ -46,7 +46,7 @@ def test_emotion_data_bad_folder(tmp_path):
 def test_emotion_data_bad_input(tmp_path, data, msg):
     "Bad input is one clear line on stderr and exit status 1 (an error, not a usage mistake), no traceback"
     if data == 'EMPTY': data = tmp_path
-    from emotion_nb.data import emotion_data
+    from emotion_nb.audit import emotion_data
     from emotion_nb.command import run_command
     r = run_command(emotion_data, '--data', data)  # in this process, as the console script calls it
     assert r.returncode == 1
@@ -55,7 +55,7 @@ def test_emotion_data_bad_input(tmp_path, data, msg):
 @pytest.mark.skipif(not (SHARED/'fer2013_sample.csv').exists(), reason='shared/data is absent')
 def test_emotion_data_fer_csv():
     "A FER2013-format CSV is read as a dataset"
-    from emotion_nb.data import emotion_data
+    from emotion_nb.audit import emotion_data
     from emotion_nb.command import run_command
     r = run_command(emotion_data, '--data', SHARED/'fer2013_sample.csv')
     assert r.returncode == 0, r.stderr
@@ -68,7 +68,7 @@ def _console_scripts()->dict:
 def test_each_command_defined_once():
     "Each console script is one function, defined in one module; any other module only re-exports that same object"
     import importlib
-    mods = [importlib.import_module(f'emotion_nb.{m}') for m in ('preprocess', 'command', 'data', 'train', 'ensemble', 'gradcam', 'deploy', 'runtime', 'faces', 'serve', 'browser')]
+    mods = [importlib.import_module(f'emotion_nb.{m}') for m in ('preprocess', 'command', 'data', 'audit', 'loaders', 'train', 'ensemble', 'gradcam', 'deploy', 'runtime', 'faces', 'serve', 'browser')]
     for name, target in _console_scripts().items():
         mod, fn = target.split(':')
         func = getattr(importlib.import_module(mod), fn)
