@@ -1,4 +1,4 @@
-"""Deployment benchmark: resnet18 at 224 px on this CPU — PyTorch fp32 eager vs onnxruntime fp32 vs onnxruntime int8.
+"""Deployment benchmark: a FER2013 model (by default resnet18 at 224 px; --model: any checkpoint, at its own size) on this CPU — PyTorch fp32 eager vs onnxruntime fp32 vs onnxruntime int8.
 
 One run, one table (bench/results/deploy.json, shown by nbs/05_deployment.ipynb):
 
@@ -65,7 +65,7 @@ def compare_calibration(fp32, stem, calib, x, y, methods):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--data', default='fer2013')
-    ap.add_argument('--model', default=None, help='a resnet18 checkpoint to benchmark (default: train one, see above)')
+    ap.add_argument('--model', default=None, help="a checkpoint of this project to benchmark, at its own input size (default: train a resnet18, see above)")
     ap.add_argument('--minutes-64', type=float, default=20); ap.add_argument('--minutes-224', type=float, default=15)
     ap.add_argument('--frac-224', type=float, default=0.25); ap.add_argument('--lr-224', type=float, default=1e-3)
     ap.add_argument('--n-test', type=int, default=0, help='PublicTest images scored (0: all)')
@@ -87,19 +87,18 @@ def main():
     if a.model: model_path, ds = Path(a.model), clean_dataset(load_dataset(a.data), verbose=False)
     else: model_path, ds = train_resnet18(a.data, out, a.minutes_64, a.minutes_224, a.frac_224, a.lr_224)
     net, meta = load_model(model_path)
-    assert meta.arch == 'resnet18', f"{model_path} is a {meta.arch}, not a resnet18"
     test = ds.split('test')
     if a.n_test: test = test.sample(min(a.n_test, len(test)), random_state=0)
-    tag = '' if not a.model else f'_{Path(a.model).parent.name}'
-    fp32 = export_onnx(model_path, out/f'resnet18{tag}.onnx')
+    tag = meta.arch + ('' if not a.model else f'_{Path(a.model).parent.name}')
+    fp32 = export_onnx(model_path, out/f'{tag}.onnx')
     ver = verify_onnx(fp32, model_path, items_images(test.head(64))); print(verification_text(ver), flush=True)
     calib = calibration_items(a.data, a.n_calib)
-    t = time.time(); int8 = quantize_int8(fp32, out/f'resnet18{tag}.int8.onnx', calib, method=a.calib_method); q_s = time.time() - t
-    dyn = quantize_dynamic_int8(fp32, out/f'resnet18{tag}.dyn.onnx')
+    t = time.time(); int8 = quantize_int8(fp32, out/f'{tag}.int8.onnx', calib, method=a.calib_method); q_s = time.time() - t
+    dyn = quantize_dynamic_int8(fp32, out/f'{tag}.dyn.onnx')
     clf = OnnxClassifier(fp32)
     print(f"preprocessing {len(test)} PublicTest images ...", flush=True)
     x = np.stack([clf.preprocess(im) for im in items_images(test)]); y = test.label.map(meta.classes.index).to_numpy()
-    calib_tab = compare_calibration(fp32, out/f'resnet18{tag}', calib, x, y, [m for m in a.compare_calib.split(',') if m])
+    calib_tab = compare_calibration(fp32, out/f'{tag}', calib, x, y, [m for m in a.compare_calib.split(',') if m])
     dyn_head = torch_dynamic_head(load_model(model_path)[0])
     variants = {'PyTorch fp32 (eager)': (torch_runner(net), state_dict_bytes(net)),  # weights only, as torch.save writes them
                 'PyTorch, dynamic int8 head': (torch_runner(dyn_head), state_dict_bytes(dyn_head)),

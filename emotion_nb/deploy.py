@@ -523,7 +523,7 @@ def deploy_report(path)->tuple:
     dep = json.loads(Path(path).read_text())
     t = pd.DataFrame(dep['variants']).T
     m = dep['model']
-    fig = plot_variants(t, f"resnet18 at {dep['bench_size']} px on {dep['machine']['cpu_count']} CPU cores "
+    fig = plot_variants(t, f"{m.get('arch', 'resnet18')} at {dep['bench_size']} px on {dep['machine']['cpu_count']} CPU cores "
                            f"(model: PublicTest accuracy {m['test_accuracy']:.1%}, macro-F1 {m['test_macro_f1']:.2f})")
     met = '; '.join(f"{k}: {'met' if v else 'NOT met'}" for k, v in dep['targets'].items())
     return t, fig, f"{m['path']} ({m['trained']}), {dep['test_images']} PublicTest images. {met}"
