@@ -422,7 +422,7 @@ def pick_precision(precision:str, # 'auto', 'bf16', 'fp16' or 'fp32'
     return precision, f"mixed precision: {precision} on {torch.cuda.get_device_name(device)}"
 
 # %% ../nbs/01b_learner.ipynb #cc285162
-AUGMENT = ('small_crop', 'crop_flip', 'batch', 'none')
+AUGMENT = ('crop_flip', 'small_crop', 'batch', 'none')
 SMALL_CROP = 11/16  # side of the training crops of `small_crop`, as a share of the input side (44 of 64 px)
 
 def augment_tfms(kind:str, # one of `AUGMENT`
