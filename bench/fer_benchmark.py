@@ -8,6 +8,7 @@ several sessions (--only / --skip) and every notebook figure is read from that f
   recipe    emotion_train --data FER2013 --max-minutes 45           (no other flag: the defaults decide)
   small_crop  the recipe with bench/recipe_small_crop.yaml: batches of 64, each training face a random 44 px crop of
             the 64 px image, not resized (`small_crop`); small_crop_lr: the same with the backbone at lr 1e-3 (recipe_small_crop_lr.yaml)
+  full_train  the recipe with 5% of the training faces for validation instead of 20% (bench/recipe_full_train.yaml)
   scratch   emotion_train --data FER2013 --pretrained none --max-minutes 45   (the best from-scratch model, fer_cnn)
   sidebyside the recipe and the from-scratch model trained at the same time, one thread each, --sbs-minutes each:
             both get the same share of the CPU whatever else the machine does (the issue's reference protocol)
@@ -26,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-PARTS = ['sweep', 'recipe', 'small_crop', 'small_crop_lr', 'scratch', 'sidebyside', 'baseline', 'member2', 'ensemble', 'curve', 'ckplus']
+PARTS = ['sweep', 'recipe', 'small_crop', 'small_crop_lr', 'full_train', 'scratch', 'sidebyside', 'baseline', 'member2', 'ensemble', 'curve', 'ckplus']
 
 def run(*args, log=None):
     "Run a console script, echoing the end of its output (and writing all of it to `log`)"
@@ -157,7 +158,7 @@ def main():
                         for px in (48, 64, 96)}
         res['sweep_minutes'] = a.sweep_minutes; save()
     if 'recipe' in parts: res['recipe'] = train_cli('fer_recipe', fer, out, '--max-minutes', m); save()
-    for part in ('small_crop', 'small_crop_lr'):  # variants of the recipe, each from its config file
+    for part in ('small_crop', 'small_crop_lr', 'full_train'):  # variants of the recipe, each from its config file
         if part in parts:
             res[f'recipe_{part}'] = train_cli(f'fer_recipe_{part}', fer, out, '--config', ROOT/'bench'/f'recipe_{part}.yaml', '--max-minutes', m); save()
     if 'scratch' in parts: res['scratch'] = train_cli('fer_scratch', fer, out, '--pretrained', 'none', '--max-minutes', m); save()
@@ -170,8 +171,9 @@ def main():
             '--model', out/'fer_recipe'/'model.pth', '--model', out/'fer_member2'/'model.pth')
     if 'curve' in parts:
         ds = load_dataset(fer)
-        res['curve'] = [curve_point(ds, f, s, a.curve_minutes, out) for f in (0.01, 0.05, 0.2, 1.0) for s in ('imagenet', 'none')]
-        res['curve_minutes'] = a.curve_minutes; save()
+        res['curve'], res['curve_minutes'] = [], a.curve_minutes
+        for f in (0.01, 0.05, 0.2, 1.0):
+            for s in ('imagenet', 'none'): res['curve'].append(curve_point(ds, f, s, a.curve_minutes, out)); save()  # saved point by point
     if 'ckplus' in parts:
         starts = {'imagenet': 'imagenet', 'scratch': 'none', 'fer2013': out/'fer_scratch'/'model.pth',
                   'imagenet_fer2013': out/'fer_recipe'/'model.pth'}

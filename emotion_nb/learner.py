@@ -5,12 +5,13 @@
 # %% ../nbs/01b_learner.ipynb #77805619
 from __future__ import annotations
 import copy, json, os, pickle, random, tempfile, time
+from functools import partial
 from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from torch import nn
 from fastcore.basics import patch
-from fastai.vision.all import Learner, Callback, TrackerCallback, EarlyStoppingCallback, GradientClip, SchedCos, SchedLin, SchedNo, combine_scheds, combined_cos, CrossEntropyLossFlat, Adam, accuracy, F1Score, aug_transforms, RandomResizedCrop, RandomCrop, FlipItem, Normalize, MixUp, CutMix, set_seed, CancelFitException, CancelEpochException, L, default_device
+from fastai.vision.all import Learner, Callback, TrackerCallback, EarlyStoppingCallback, GradientClip, SchedCos, SchedLin, SchedNo, combine_scheds, combined_cos, CrossEntropyLossFlat, Adam, OptimWrapper, accuracy, F1Score, aug_transforms, RandomResizedCrop, RandomCrop, FlipItem, Normalize, MixUp, CutMix, set_seed, CancelFitException, CancelEpochException, L, default_device
 from fastai.callback.channelslast import ChannelsLast
 from .preprocess import CONTRAST
 from .data import EmotionDataset
@@ -18,12 +19,13 @@ from .loaders import class_counts, class_weights, emotion_dataloaders, item_imag
 from .models import EmotionNet, emotion_splitter, get_arch, imagenet_state_dict
 
 # %% auto #0
-__all__ = ['CKPT_FORMAT', 'STALE_SETTINGS', 'IMAGENET_MIN_SIZE', 'STAGES', 'METRIC_NAMES', 'AUGMENT', 'SMALL_CROP',
+__all__ = ['CKPT_FORMAT', 'STALE_SETTINGS', 'IMAGENET_MIN_SIZE', 'STAGES', 'METRIC_NAMES', 'AUGMENT', 'SMALL_CROP', 'OPTIMIZERS',
            'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'TrainConfig', 'save_config', 'load_config',
            'baseline_config', 'native_size', 'check_augmentation', 'resolve_config', 'group_lrs', 'lr_schedule',
            'ProgressiveUnfreeze', 'SeedEachEpoch', 'TrainAccuracy', 'TimeBudget', 'FakeClock', 'rng_state',
-           'set_rng_state', 'opt_state', 'EmotionLearner', 'Resume', 'replay_tracker', 'ReplayEarlyStopping',
-           'Checkpointer', 'pick_precision', 'augment_tfms', 'emotion_learner', 'transfer_backbone', 'build_model']
+           'set_rng_state', 'opt_state', 'load_opt_state', 'EmotionLearner', 'Resume', 'replay_tracker',
+           'ReplayEarlyStopping', 'Checkpointer', 'pick_precision', 'augment_tfms', 'opt_func', 'emotion_learner',
+           'transfer_backbone', 'build_model']
 
 # %% ../nbs/01b_learner.ipynb #077223c8
 CKPT_FORMAT = 'emotion_nb.checkpoint/1'
@@ -81,6 +83,7 @@ class TrainConfig:
     hidden:list = field(default_factory=lambda: [512, 256]) # hidden sizes of the head
     label_smoothing:float = 0.1 # cross-entropy label smoothing
     wd:float = 1e-4 # decoupled weight decay (AdamW)
+    optimizer:str = 'adamw' # AdamW's implementation (`opt_func`): 'adamw' (PyTorch's, multi-tensor) or 'fastai' (fastai's `Adam`)
     warmup_epochs:float = 1 # linear learning-rate warm-up
     schedule:str = 'sgdr' # 'sgdr' (cosine with warm restarts), 'one_cycle' or 'flat'
     restarts:int|None = None # SGDR cycles, each twice as long as the one before (None: 2, or 1 with a time budget)
@@ -327,9 +330,22 @@ def set_rng_state(st:dict):
 
 # %% ../nbs/01b_learner.ipynb #b6aad0b0
 def opt_state(opt)->dict:
-    "A fastai optimiser's state as plain containers"
+    "The state of a fastai optimiser, or of the PyTorch one inside an `OptimWrapper`, as plain containers"
+    if isinstance(opt, OptimWrapper): return {'torch': _plain(opt.opt.state_dict())}
     sd = opt.state_dict()
     return {'state': _plain([dict(s) for s in sd['state']]), 'hypers': _plain([dict(h) for h in sd['hypers']])}
+
+# %% ../nbs/01b_learner.ipynb #7b5d7c78
+def load_opt_state(opt, # the new run's optimiser (fastai's, or an `OptimWrapper`)
+                   st:dict, # what `opt_state` saved
+                   path='checkpoint', # where `st` came from, for the error message
+                  ):
+    "Put the state `opt_state` saved back into `opt`; a state from the other implementation is a clear error"
+    if isinstance(opt, OptimWrapper) != ('torch' in st):
+        saved = 'PyTorch' if 'torch' in st else 'fastai'
+        raise ValueError(f"{path}: its optimiser state was written by {saved}'s AdamW; resume with optimizer: {'adamw' if saved == 'PyTorch' else 'fastai'}")
+    if 'torch' in st: opt.opt.load_state_dict(st['torch'])
+    else: opt.load_state_dict({'state': st['state'], 'hypers': L(st['hypers'])})
 
 # %% ../nbs/01b_learner.ipynb #8a34eab3
 METRIC_NAMES = {'f1_score': 'macro_f1'}
@@ -350,7 +366,7 @@ class Resume(Callback):
     def __init__(self, ckpt:dict): self.ckpt = ckpt
     def before_fit(self):
         c = self.ckpt
-        self.learn.opt.load_state_dict({'state': c['opt']['state'], 'hypers': L(c['opt']['hypers'])})
+        load_opt_state(self.learn.opt, c['opt'])
         self.recorder.values = [L(r[METRIC_NAMES.get(k, k)] for k in self.recorder.metric_names[1:-1]) for r in c['history']]
         self.learn.train_iter = c['train_iter']
         sl = self.recorder.smooth_loss  # the running mean behind `train_loss` spans epochs
@@ -438,6 +454,16 @@ def augment_tfms(kind:str, # one of `AUGMENT`
         return [], aug_transforms(max_rotate=10., max_zoom=1.1, max_warp=0., max_lighting=0.2, p_lighting=0.5)
     return [], []
 
+# %% ../nbs/01b_learner.ipynb #58c274a6
+OPTIMIZERS = ('adamw', 'fastai')
+
+def opt_func(name:str='adamw', # one of `OPTIMIZERS`
+            ):
+    "fastai `opt_func` for AdamW (momentum 0.9, 0.99 for the squares, eps 1e-5): PyTorch's ('adamw') or fastai's ('fastai')"
+    if name == 'fastai': return Adam
+    if name == 'adamw': return partial(OptimWrapper, opt=partial(torch.optim.AdamW, betas=(0.9, 0.99), eps=1e-5, foreach=True))
+    raise ValueError(f"unknown optimizer {name!r}: use one of {', '.join(OPTIMIZERS)}")
+
 # %% ../nbs/01b_learner.ipynb #e53fb6e2
 def emotion_learner(ds:EmotionDataset, # cleaned dataset with train and valid rows
                     cfg:TrainConfig, # a resolved config (see `resolve_config`)
@@ -458,7 +484,7 @@ def emotion_learner(ds:EmotionDataset, # cleaned dataset with train and valid ro
         weight = torch.tensor(class_weights(class_counts(ds, 'train').reindex(ds.classes, fill_value=0)), dtype=torch.float32)
     model = model if model is not None else build_model(cfg.arch, len(ds.classes), cfg.pretrained, cfg.hidden, cfg.dropout)
     learn = EmotionLearner(dls, model, loss_func=CrossEntropyLossFlat(weight=weight, label_smoothing=cfg.label_smoothing),
-                           opt_func=Adam, splitter=emotion_splitter, wd=cfg.wd, path=Path(out), model_dir='.',
+                           opt_func=opt_func(cfg.optimizer), splitter=emotion_splitter, wd=cfg.wd, path=Path(out), model_dir='.',
                            metrics=[accuracy, F1Score(average='macro')])
     learn.add_cbs([SeedEachEpoch(cfg.seed), ProgressiveUnfreeze(cfg.unfreeze), TrainAccuracy(), ChannelsLast()])
     if cfg.clip: learn.add_cb(GradientClip(cfg.clip))
