@@ -10,6 +10,7 @@ copies of test faces. PublicTest is scored at the end on whole 64 px faces, plai
 the test faces that have a copy among the training faces and on the rest. Writes its figures into bench/results/fer2013.json under `plain_loop`.
 
     python bench/plain_loop.py --minutes 15            # on an otherwise idle machine: the budget is wall-clock time
+    python bench/plain_loop.py --score runs/bench/fer_recipe_full_train/model.pth   # the recipe's model on the same faces
     python bench/plain_loop.py --minutes 0.2 --limit 700 --results /tmp/x.json   # a smoke test"""
 import argparse, json, math, os, time
 from pathlib import Path
@@ -61,6 +62,18 @@ def test_copies(ds)->set:
     kept = iss.detail.str.extract(r'(?:same pixels as|near-identical to) (.+) \((\w+)[,)]')
     return set(kept[0][kept[1] == 'test'])
 
+def score_checkpoints(paths, te, copied)->dict:
+    "Accuracy of trained checkpoints of this project on the test faces with and without a copy in the training folder"
+    from emotion_nb.inference import load_model, predict
+    out = {}
+    for p in map(Path, paths):
+        m, meta = load_model(p)
+        ok = torch.tensor(predict(m, te, meta.img_size, meta.mean, meta.std, contrast=meta.contrast).argmax(1) == te.label.map(meta.classes.index).to_numpy())
+        out[p.parent.name] = {'accuracy': ok.float().mean().item(), 'with_train_copy': ok[copied].float().mean().item(),
+                              'without_train_copy': ok[~copied].float().mean().item()}
+        print(p.parent.name, out[p.parent.name], flush=True)
+    return out
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--fer', default='fer2013'); ap.add_argument('--minutes', type=float, default=15)
@@ -68,6 +81,7 @@ def main():
     ap.add_argument('--wd', type=float, default=0.05); ap.add_argument('--size', type=int, default=64)
     ap.add_argument('--crop', type=int, default=44); ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--clean', action='store_true', help="train on the audited faces (no copies of test faces), as the recipe does")
+    ap.add_argument('--score', nargs='*', default=[], help="only score these checkpoints (e.g. the recipe's model.pth) on the same two groups of test faces")
     ap.add_argument('--limit', type=int, help='use only this many training and test faces (smoke tests)')
     ap.add_argument('--results', default=str(ROOT/'bench'/'results'/'fer2013.json')); ap.add_argument('--key', default='plain_loop')
     a = ap.parse_args()
@@ -81,8 +95,12 @@ def main():
     it = ds.items.sample(frac=1, random_state=a.seed)
     tr, te = it[it.split.isin(['train', 'valid'])][:a.limit], it[it.split == 'test'][:a.limit]
     copied = torch.tensor(te.path.isin(copies).to_numpy())
-    print(f"{int(copied.sum())} of {len(te)} test faces have a copy in the training folder; trained {'without' if a.clean else 'with'} those copies", flush=True)
     cls = {c: i for i, c in enumerate(ds.classes)}
+    if a.score:  # a model of the recipe never trained on the copies (the audit drops them): how easy are those faces anyway?
+        p = Path(a.results); res = json.loads(p.read_text()) if p.exists() else {}
+        res.setdefault(a.key, {}).setdefault('same_faces', {}).update(score_checkpoints(a.score, te, copied))
+        p.write_text(json.dumps(res, indent=1)); return
+    print(f"{int(copied.sum())} of {len(te)} test faces have a copy in the training folder; trained {'without' if a.clean else 'with'} those copies", flush=True)
     t0 = time.time()
     xtr, xte = face_tensors(tr, a.size), face_tensors(te, a.size)
     ytr, yte = torch.tensor(tr.label.map(cls).to_numpy()), torch.tensor(te.label.map(cls).to_numpy())
@@ -117,6 +135,6 @@ def main():
          'test_without_train_copy': {'n': int((~copied).sum()), 'accuracy': score(m, xte[~copied], yte[~copied])}}
     print(json.dumps(r), flush=True)
     p = Path(a.results); res = json.loads(p.read_text()) if p.exists() else {}
-    res[a.key] = r; p.write_text(json.dumps(res, indent=1))
+    res[a.key] = {**r, 'same_faces': res.get(a.key, {}).get('same_faces', {})}; p.write_text(json.dumps(res, indent=1))
 
 if __name__ == '__main__': main()
