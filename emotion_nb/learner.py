@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from torch import nn
 from fastcore.basics import patch
-from fastai.vision.all import Learner, Callback, TrackerCallback, EarlyStoppingCallback, GradientClip, SchedCos, SchedLin, SchedNo, combine_scheds, combined_cos, CrossEntropyLossFlat, Adam, OptimWrapper, accuracy, F1Score, aug_transforms, RandomResizedCrop, RandomCrop, FlipItem, Normalize, MixUp, CutMix, set_seed, CancelFitException, CancelEpochException, L, default_device
+from fastai.vision.all import Learner, Callback, TrackerCallback, EarlyStoppingCallback, GradientClip, SchedCos, SchedLin, SchedNo, combine_scheds, combined_cos, CrossEntropyLossFlat, Adam, OptimWrapper, accuracy, F1Score, aug_transforms, Normalize, MixUp, CutMix, set_seed, CancelFitException, CancelEpochException, L, default_device
 from fastai.callback.channelslast import ChannelsLast
 from .preprocess import CONTRAST
 from .data import EmotionDataset
-from .loaders import class_counts, class_weights, emotion_dataloaders, item_image
+from .loaders import class_counts, class_weights, emotion_dataloaders, item_image, BatchCrop, BatchResizedCrop
 from .models import EmotionNet, emotion_splitter, get_arch, imagenet_state_dict
 
 # %% auto #0
@@ -92,7 +92,7 @@ class TrainConfig:
     monitor:str = 'accuracy' # validation metric that picks the best checkpoint ('accuracy', 'macro_f1', 'valid_loss')
     unfreeze:list = field(default_factory=lambda: [1, 2]) # epochs from which the last block, then everything, trains
     balance:str = 'none' # 'none', 'sampler' (class-balanced batches) or 'weights' (class-weighted loss)
-    fastai_aug:str = 'crop_flip' # fastai's augmentation (`augment_tfms`): 'crop_flip' or 'small_crop' (per image), 'batch' (flips, rotations, zooms, lighting) or 'none'
+    fastai_aug:str = 'crop_flip' # fastai's augmentation (`augment_tfms`): 'crop_flip' or 'small_crop' (a crop per face, whole batches at once), 'batch' (flips, rotations, zooms, lighting) or 'none'
     aug:str|dict = 'none' # Albumentations pipeline (04_augmentation): a preset ('none', 'light', 'medium', 'heavy'), a YAML/JSON file or a spec dict
     mixup:float = 0. # MixUp's Beta(alpha, alpha) parameter (0: off)
     cutmix:float = 0. # CutMix's Beta(alpha, alpha) parameter (0: off)
@@ -445,12 +445,9 @@ def augment_tfms(kind:str, # one of `AUGMENT`
                  size:int, # model input side
                 )->tuple[list, list]:
     "fastai's item and batch transforms for the augmentation `kind` (training images only)"
-    if kind == 'small_crop':  # a random square of 11/16 of the side, not resized, and a mirror half the time
-        crop = RandomCrop(round(size * SMALL_CROP)); crop.split_idx = 0  # training only: validation sees whole images
-        return [crop, FlipItem(0.5)], []
-    if kind == 'crop_flip':  # a random square crop of 75-100% of the area, resized back, and a mirror half the time
-        return [RandomResizedCrop(size, min_scale=0.75, ratio=(1, 1), val_xtra=0), FlipItem(0.5)], []
-    if kind == 'batch':  # whole batches at once: flips, rotations up to 10 degrees, zoom up to 1.1, lighting
+    if kind == 'small_crop': return [], [BatchCrop(round(size * SMALL_CROP))]  # 44 of 64 px, not resized, mirrored half the time
+    if kind == 'crop_flip': return [], [BatchResizedCrop(min_scale=0.75)]  # 75-100% of the area, resized back, mirrored half the time
+    if kind == 'batch':  # flips, rotations up to 10 degrees, zoom up to 1.1, lighting
         return [], aug_transforms(max_rotate=10., max_zoom=1.1, max_warp=0., max_lighting=0.2, p_lighting=0.5)
     return [], []
 

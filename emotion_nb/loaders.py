@@ -5,16 +5,19 @@
 # %% ../nbs/00d_loaders.ipynb #79c3b927
 from __future__ import annotations
 from functools import partial
-import numpy as np, pandas as pd
+import numpy as np, pandas as pd, torch, torch.nn.functional as F
 from PIL import Image
 from fastai.vision.all import (DataBlock, ImageBlock, CategoryBlock, ColReader, ColSplitter, Resize, PILImage,
-                               set_seed, DataLoaders)
+                               set_seed, DataLoaders, TfmdDL, TensorImage, TensorCategory, Category, IntToFloatTensor,
+                               RandTransform, default_device)
 from fastai.callback.data import *  # adds DataBlock.weighted_dataloaders
 from .preprocess import normalize_contrast
 from .data import EmotionDataset, row_image
 
 # %% auto #0
-__all__ = ['CACHE_BYTES', 'class_counts', 'class_weights', 'sample_weights', 'item_image', 'ImageCache', 'emotion_dataloaders']
+__all__ = ['CACHE_BYTES', 'class_counts', 'class_weights', 'sample_weights', 'item_image', 'sized_image', 'ImageCache',
+           'face_tensor', 'FaceTensors', 'FaceTensorDL', 'BatchCrop', 'BatchResizedCrop', 'tensor_dataloaders',
+           'emotion_dataloaders']
 
 # %% ../nbs/00d_loaders.ipynb #e831e85e
 def class_counts(ds:EmotionDataset, split:str='train')->pd.Series:
@@ -52,16 +55,112 @@ def item_image(row, # a row of a dataset table
     return PILImage(normalize_contrast(row_image(row), contrast))
 
 # %% ../nbs/00d_loaders.ipynb #20218e87
+def sized_image(row, # a row of a dataset table
+                size:int, # side of the square image
+                contrast:str='none', # contrast normalisation (see `normalize_contrast`)
+               )->PILImage:
+    "`item_image` resized (bilinear) to `size` x `size`"
+    im = item_image(row, contrast)
+    return im if im.size == (size, size) else PILImage(im.resize((size, size), Image.BILINEAR))
+
+# %% ../nbs/00d_loaders.ipynb #c980bb5a
 class ImageCache:
-    "`item_image`, resized to `size` x `size`: decoded once, then served from memory"
+    "`sized_image`: decoded once, then served from memory"
     def __init__(self, size:int, contrast:str='none'): self.size, self.contrast, self.images = size, contrast, {}
     def __call__(self, row)->PILImage:
         im = self.images.get(row.name)  # `row.name`: the row's index in the loaders' own table
-        if im is None:
-            im = item_image(row, self.contrast)
-            if im.size != (self.size, self.size): im = PILImage(im.resize((self.size, self.size), Image.BILINEAR))
-            self.images[row.name] = im
+        if im is None: im = self.images[row.name] = sized_image(row, self.size, self.contrast)
         return im
+
+# %% ../nbs/00d_loaders.ipynb #b12f0d60
+def face_tensor(rows:pd.DataFrame, # rows of a dataset table
+                size:int, # side of the square images
+                contrast:str='none', # contrast normalisation (see `normalize_contrast`)
+               )->torch.Tensor:
+    "The images of `rows`, as `sized_image` makes them, in one uint8 tensor (n, 3, size, size)"
+    out = torch.empty((len(rows), 3, size, size), dtype=torch.uint8)
+    for k, (_, r) in enumerate(rows.iterrows()):
+        out[k] = torch.from_numpy(np.asarray(sized_image(r, size, contrast))).permute(2, 0, 1)
+    return out
+
+# %% ../nbs/00d_loaders.ipynb #0221d153
+class FaceTensors:
+    "Faces as one uint8 tensor `x` (n, 3, s, s) with class indices `y`: item `i` is a (`TensorImage`, `TensorCategory`) pair"
+    def __init__(self, x:torch.Tensor, # uint8 images, (n, 3, s, s)
+                 y:torch.Tensor, # class index of each image
+                 vocab:list, # class names, in index order
+                 split_idx:int|None=None, # 0: training images (random transforms apply), 1: validation images
+                ): self.x, self.y, self.vocab, self.split_idx = x, y, list(vocab), split_idx
+    def __len__(self): return len(self.x)
+    def __getitem__(self, i): return TensorImage(self.x[i]), TensorCategory(self.y[i])
+    def decode(self, o, full=True): return o[0], Category(self.vocab[int(o[1])])  # for `show_batch`
+
+# %% ../nbs/00d_loaders.ipynb #45b43b4b
+class FaceTensorDL(TfmdDL):
+    "A fastai `TfmdDL` over `FaceTensors` that gathers each batch in one indexing operation"
+    def __init__(self, dataset:FaceTensors, # the faces
+                 wgts=None, # per-image sampling weights (a class-balanced sampler), or None
+                 **kwargs, # passed to `TfmdDL` (bs, shuffle, drop_last, after_batch, device, ...)
+                ):
+        self.wgts = None if wgts is None else np.asarray(wgts, dtype=np.float64)
+        super().__init__(dataset, **kwargs)
+    def create_item(self, s): return 0 if s is None else s  # an index: pixels are gathered a batch at a time
+    def do_batch(self, b):
+        idx = torch.as_tensor(b)
+        return TensorImage(self.dataset.x[idx]), TensorCategory(self.dataset.y[idx])
+    def get_idxs(self):
+        if self.wgts is None or not self.shuffle: return super().get_idxs()
+        return self.rng.choices(range(self.n), weights=self.wgts, k=self.n)  # with replacement, as fastai's `WeightedDL`
+
+# %% ../nbs/00d_loaders.ipynb #70c1b8f2
+class BatchCrop(RandTransform):
+    "A random `size` px square of each training image (not resized), mirrored half the time: one gather per batch"
+    split_idx, order = 0, 20  # training only; after `IntToFloatTensor` (10), before `Normalize` (99)
+    def __init__(self, size:int, # side of the crops
+                 p_flip:float=0.5, # chance of a mirror image
+                ): super().__init__(); self.size, self.p_flip = size, p_flip
+    def encodes(self, x:TensorImage):
+        (n, c, h, w), s, dev = x.shape, self.size, x.device
+        if s > min(h, w): raise ValueError(f"BatchCrop: crops of {s} px do not fit in images of {h} x {w} px")
+        i, j = torch.randint(0, h - s + 1, (n,), device=dev), torch.randint(0, w - s + 1, (n,), device=dev)
+        k, flip = torch.arange(s, device=dev), torch.rand(n, device=dev) < self.p_flip
+        rows, cols = i[:, None] + k, j[:, None] + torch.where(flip[:, None], s - 1 - k, k)
+        return TensorImage(x[torch.arange(n, device=dev)[:, None, None, None], torch.arange(c, device=dev)[:, None, None],
+                             rows[:, None, :, None], cols[:, None, None, :]])
+
+# %% ../nbs/00d_loaders.ipynb #a7fe4490
+class BatchResizedCrop(RandTransform):
+    "A random square of `min_scale`..1 of each training image's area, resized back to full size, mirrored half the time"
+    split_idx, order = 0, 20  # training only; after `IntToFloatTensor` (10), before `Normalize` (99)
+    def __init__(self, min_scale:float=0.75, # smallest share of the image's area a crop keeps
+                 p_flip:float=0.5, # chance of a mirror image
+                ): super().__init__(); self.min_scale, self.p_flip = min_scale, p_flip
+    def encodes(self, x:TensorImage):
+        n, dev = len(x), x.device
+        side = torch.empty(n, device=dev).uniform_(self.min_scale, 1).sqrt()  # crop side / image side
+        cx, cy = (torch.rand(2, n, device=dev) * 2 - 1) * (1 - side)  # crop centres in [-1, 1] coordinates: inside the image
+        sx, z = torch.where(torch.rand(n, device=dev) < self.p_flip, -side, side), torch.zeros_like(side)  # sx < 0: mirror
+        theta = torch.stack([torch.stack([sx, z, cx], 1), torch.stack([z, side, cy], 1)], 1)  # (n, 2, 3)
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        return TensorImage(F.grid_sample(x, grid, mode='bilinear', padding_mode='border', align_corners=False))
+
+# %% ../nbs/00d_loaders.ipynb #6897ca38
+def tensor_dataloaders(src:pd.DataFrame, # train and valid rows of a dataset table, with an `is_valid` column
+                       classes:list, # class names, in index order
+                       img_size:int=64, # side of the square images fed to the model
+                       bs:int=32, # batch size
+                       contrast:str='none', # per-image contrast normalisation
+                       batch_tfms=None, # per-batch transforms (augmentation, normalisation)
+                       wgts=None, # sampling weights of the training rows (class-balanced sampler), or None
+                       device=None, # default: CUDA when present
+                      )->DataLoaders:
+    "fastai `DataLoaders` whose faces are decoded once into `FaceTensors` and gathered a batch at a time"
+    device, cls, dls = device if device is not None else default_device(), {c: k for k, c in enumerate(classes)}, []
+    for i, part in enumerate([src[~src.is_valid], src[src.is_valid]]):
+        fts = FaceTensors(face_tensor(part, img_size, contrast), torch.tensor(part.label.map(cls).to_numpy()), classes, split_idx=i)
+        dls.append(FaceTensorDL(fts, bs=bs, shuffle=i == 0, drop_last=i == 0, wgts=wgts if i == 0 else None, device=device,
+                                after_batch=[IntToFloatTensor()] + list(batch_tfms or []), num_workers=0))
+    return DataLoaders(*dls, device=device)
 
 # %% ../nbs/00d_loaders.ipynb #7b5b27f5
 CACHE_BYTES = 2**30  # `emotion_dataloaders` keeps images in memory when they fit in this
@@ -75,6 +174,7 @@ def emotion_dataloaders(ds:EmotionDataset, # dataset (audit and clean it first)
                         item_tfms=None, # per-item transforms, after the resize to `img_size`
                         batch_tfms=None, # per-batch transforms (augmentation, normalisation)
                         cache:bool|None=None, # keep the decoded, resized images in memory (None: when they fit in `CACHE_BYTES`)
+                        tensors:bool=True, # when cached and without item transforms: one tensor, gathered per batch (`tensor_dataloaders`)
                         **kwargs, # passed to `DataBlock.dataloaders` (num_workers, device, ...)
                        )->DataLoaders:
     "fastai `DataLoaders` for the train and valid rows of `ds`"
@@ -82,14 +182,18 @@ def emotion_dataloaders(ds:EmotionDataset, # dataset (audit and clean it first)
     src['is_valid'] = src.split == 'valid'
     if not (src.split == 'train').any(): raise ValueError(f"{ds.root}: no training images")
     if not (src.split == 'valid').any(): raise ValueError(f"{ds.root}: no validation images")
+    bad = src[~src.label.isin(ds.classes)]
+    if len(bad): raise ValueError(f"{bad.path.iloc[0]}: label {bad.label.iloc[0]!r} is not one of the classes {', '.join(ds.classes)} ({len(bad)} such rows)")
     if cache is None: cache = len(src) * img_size * img_size * 3 <= CACHE_BYTES
+    set_seed(seed, reproducible=True)
+    wgts = None
+    if balanced:  # weights from the training rows only
+        wgts = np.ones(len(src)); wgts[~src.is_valid.to_numpy()] = sample_weights(src.label[~src.is_valid])
+    if cache and tensors and not item_tfms:
+        return tensor_dataloaders(src, ds.classes, img_size, bs, contrast, batch_tfms, None if wgts is None else wgts[~src.is_valid.to_numpy()], kwargs.get('device'))
     get_x, resize = (ImageCache(img_size, contrast), []) if cache else (partial(item_image, contrast=contrast), [Resize(img_size, method='squish')])
     dblock = DataBlock(blocks=(ImageBlock, CategoryBlock(vocab=ds.classes)), get_x=get_x, get_y=ColReader('label'),
                        splitter=ColSplitter('is_valid'), item_tfms=resize + list(item_tfms or []), batch_tfms=batch_tfms)
-    set_seed(seed, reproducible=True)
     kwargs.setdefault('num_workers', 0)
-    if balanced:  # weights from the training rows only (fastai uses the training part of `wgts`)
-        wgts = np.ones(len(src))
-        wgts[~src.is_valid.to_numpy()] = sample_weights(src.label[~src.is_valid])
-        return dblock.weighted_dataloaders(src, wgts=wgts, bs=bs, **kwargs)
+    if balanced: return dblock.weighted_dataloaders(src, wgts=wgts, bs=bs, **kwargs)  # fastai uses the training part of `wgts`
     return dblock.dataloaders(src, bs=bs, **kwargs)
