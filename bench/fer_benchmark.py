@@ -4,11 +4,18 @@ Each part runs the console scripts (or, for the cross-validation and the learnin
 would, and writes its entry of bench/results/fer2013.json as soon as it is done, so a long run can be split over
 several sessions (--only / --skip) and every notebook figure is read from that file:
 
+  rescore   PublicTest of the final weights (last.pth) of the FER2013 runs already in --out, for runs measured before
+            train_cli recorded it (test_last_epoch): the best-validation epoch is what the tables show
+  throughput  training images/s of the recipe's fastai Learner (every layer training) with fastai's per-image PIL
+            crops against crops of whole batches of in-memory tensors (the default), and the plain loop's step
+            (bench/plain_loop.py) on the same faces, alternated --tp-repeats times: a few minutes
   sweep     ImageNet EfficientNet-Lite0 at 48, 64 and 96 px, --sweep-minutes each: which input size fits the budget
   recipe    emotion_train --data FER2013 --max-minutes 45           (no other flag: the defaults decide)
   small_crop  the recipe with bench/recipe_small_crop.yaml: batches of 64, each training face a random 44 px crop of
             the 64 px image, not resized (`small_crop`); small_crop_lr: the same with the backbone at lr 1e-3 (recipe_small_crop_lr.yaml)
   full_train  the recipe with 5% of the training faces for validation instead of 20% (bench/recipe_full_train.yaml)
+  loop_settings  the recipe with the plain loop's settings (bench/recipe_loop_settings.yaml): 44 px crops, batches of
+            64, a linear head, one learning rate for every layer from the start, wd 0.05, one cycle, 5% validation
   scratch   emotion_train --data FER2013 --pretrained none --max-minutes 45   (the best from-scratch model, fer_cnn)
   sidebyside the recipe and the from-scratch model trained at the same time, one thread each, --sbs-minutes each:
             both get the same share of the CPU whatever else the machine does (the issue's reference protocol)
@@ -27,7 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-PARTS = ['sweep', 'recipe', 'small_crop', 'small_crop_lr', 'full_train', 'scratch', 'sidebyside', 'baseline', 'member2', 'ensemble', 'curve', 'ckplus']
+PARTS = ['rescore', 'throughput', 'sweep', 'recipe', 'small_crop', 'small_crop_lr', 'full_train', 'loop_settings', 'scratch', 'sidebyside', 'baseline', 'member2', 'ensemble', 'curve', 'ckplus']
 
 def run(*args, log=None):
     "Run a console script, echoing the end of its output (and writing all of it to `log`)"
@@ -51,6 +58,7 @@ def run_record(d, wall, command)->dict:
     return {'command': command, 'wall_seconds': round(wall, 1), 'history_csv': (d/'history.csv').read_text(),
             **{k: m[k] for k in ('arch', 'pretrained', 'img_size', 'epochs_run', 'epochs_planned', 'stopped_by', 'best_epoch',
                                  'train_images', 'train_images_per_s', 'fit_seconds', 'device', 'precision', 'overfitting')},
+            'loader': m.get('loader'),
             'config': m['config'], 'valid': {k: m['valid'][k] for k in ('n', 'accuracy', 'macro_f1')}}
 
 def train_cli(name, data, out, *flags, test=True):
@@ -61,7 +69,13 @@ def train_cli(name, data, out, *flags, test=True):
     _, wall = run(*command, log=out/f'{name}.log')
     r = run_record(d, wall, ' '.join(map(str, command)))
     if test: r['test'], r['test_tta'] = evaluate(d/'model.pth', data), evaluate(d/'model.pth', data, tta=True)
+    if test: r['test_last_epoch'] = last_epoch_test(d, data)
     return r
+
+def last_epoch_test(d, data)->dict:
+    "PublicTest accuracy and macro-F1 of the run's final weights (`last.pth`), beside those of its best-validation epoch"
+    m = evaluate(d/'last.pth', data)
+    return {k: m[k] for k in ('n', 'accuracy', 'macro_f1')}
 
 def side_by_side(fer, out, minutes)->dict:
     "ImageNet Lite0 (the recipe) and the from-scratch CNN trained at once, one thread each, `minutes` each; PublicTest scores"
@@ -94,7 +108,6 @@ def curve_point(ds, frac, start, minutes, out):
 
 def ck_folds(ck, k=5, seed=0):
     "`k` subject-grouped, class-stratified folds of CK+48: (train+valid table per fold)"
-    import numpy as np
     from sklearn.model_selection import StratifiedGroupKFold
     from emotion_nb.data import EmotionDataset
     it = ck.items.reset_index(drop=True)
@@ -124,6 +137,71 @@ def ckplus_cv(ck_src, starts, epochs, out, res=None, save=lambda: None):
         save()
     return res
 
+THROUGHPUT = {'recipe (crop_flip, bs 32)': ('crop_flip', 32, {}), 'small_crop, bs 64': ('small_crop', 64, {}),
+              'small_crop, bs 64, linear head, no clipping': ('small_crop', 64, {'hidden': [], 'clip': 0.})}
+
+def per_item_tfms(kind, size):
+    "The fastai per-image PIL transforms the recipe used before its crops moved to whole batches"
+    from fastai.vision.all import RandomResizedCrop, RandomCrop, FlipItem
+    if kind == 'crop_flip': return [RandomResizedCrop(size, min_scale=0.75, ratio=(1, 1), val_xtra=0), FlipItem(0.5)]
+    crop = RandomCrop(round(size * 11 / 16)); crop.split_idx = 0
+    return [crop, FlipItem(0.5)]
+
+def fit_rate(learn, lr, batches, warm=20)->float:
+    "Training images/s of `learn.fit` (every layer training) over `batches` steps, after `warm` steps"
+    from fastai.callback.core import Callback, CancelFitException
+    class Rate(Callback):
+        order = 99
+        def before_fit(self): self.n, self.t, self.seen = 0, None, 0
+        def after_batch(self):
+            self.n += 1
+            if self.n == warm: self.t = time.perf_counter()
+            elif self.t is not None: self.seen += len(self.yb[0])
+            if self.n == warm + batches: self.ips = self.seen / (time.perf_counter() - self.t); raise CancelFitException
+    cb = Rate()
+    with learn.no_bar(), learn.no_logging(): learn.fit(1, lr=lr, cbs=cb)
+    return cb.ips
+
+def loop_rate(ds, batches, warm=20, bs=64)->float:
+    "Training images/s of the plain loop's step (bench/plain_loop.py) on the same faces"
+    import torch, torch.nn.functional as F
+    sys.path.insert(0, str(ROOT/'bench')); from plain_loop import face_tensors, batch_view, lite0
+    tr = ds.items[ds.items.split == 'train']
+    x, y = face_tensors(tr, 64), torch.tensor(tr.label.map({c: i for i, c in enumerate(ds.classes)}).to_numpy())
+    m = lite0(len(ds.classes)).train(); opt = torch.optim.AdamW(m.parameters(), lr=1e-4, weight_decay=0.05)
+    for k in range(warm + batches):
+        if k == warm: t = time.perf_counter()
+        idx = torch.randint(0, len(x), (bs,))
+        loss = F.cross_entropy(m(batch_view(x[idx], 44)), y[idx], label_smoothing=0.1)
+        opt.zero_grad(); loss.backward(); opt.step()
+    return batches * bs / (time.perf_counter() - t)
+
+def throughput(fer, batches=120, repeats=2, frac=0.5)->dict:
+    "Training images/s: the recipe's fastai `Learner` with per-image PIL crops against crops of whole tensor batches, and the plain loop"
+    import numpy as np
+    from fastai.vision.all import Normalize
+    from emotion_nb.data import load_dataset, stratified_subset
+    from emotion_nb.audit import clean_dataset
+    from emotion_nb.learner import TrainConfig, resolve_config, emotion_learner, group_lrs, get_arch
+    from emotion_nb.loaders import emotion_dataloaders
+    ds = clean_dataset(stratified_subset(load_dataset(fer), {'train': frac}), verbose=False)
+    rates = {}
+    for _ in range(repeats):  # alternated, so that a slow spell of the machine hits every setting
+        for name, (kind, bs, extra) in THROUGHPUT.items():
+            cfg, _ = resolve_config(TrainConfig(fastai_aug=kind, bs=bs, unfreeze=[0, 0], **extra), ds)
+            for loader in ('per-image PIL crops', 'tensor batch crops'):
+                learn = emotion_learner(ds, cfg, '/tmp/emotion_nb_throughput')
+                if loader.startswith('per-image'):
+                    learn.dls = emotion_dataloaders(ds, cfg.img_size, bs, seed=cfg.seed, item_tfms=per_item_tfms(kind, cfg.img_size), tensors=False,
+                                                    batch_tfms=[Normalize.from_stats(*get_arch(cfg.arch).stats)])
+                    for _ in learn.dls.train: pass  # fill the image cache first: decoding is not the point here
+                rates.setdefault(name, {}).setdefault(loader, []).append(fit_rate(learn, group_lrs(cfg), batches))
+                print(name, loader, f"{rates[name][loader][-1]:.0f} img/s", flush=True)
+        rates.setdefault('plain loop (bs 64, 44 px crops)', {}).setdefault('tensor batch crops', []).append(loop_rate(ds, batches))
+        print('plain loop', f"{rates['plain loop (bs 64, 44 px crops)']['tensor batch crops'][-1]:.0f} img/s", flush=True)
+    return {'batches': batches, 'repeats': repeats, 'train_faces': int((ds.items.split == 'train').sum()),
+            'images_per_s': {n: {l: float(np.median(v)) for l, v in d.items()} for n, d in rates.items()}, 'all': rates}
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--fer', default='fer2013', help='FER2013 folder, archive or dataset name')
@@ -132,6 +210,8 @@ def main():
     ap.add_argument('--sweep-minutes', type=float, default=15, help='time budget of each input size in the sweep')
     ap.add_argument('--sbs-minutes', type=float, default=15, help='time budget of each side-by-side run (one thread each)')
     ap.add_argument('--curve-minutes', type=float, default=10, help='time budget of each learning-curve point')
+    ap.add_argument('--tp-batches', type=int, default=120, help='timed training steps of each throughput measurement')
+    ap.add_argument('--tp-repeats', type=int, default=2, help='throughput measurements of each setting')
     ap.add_argument('--ck-epochs', type=int, default=20, help='epochs of each CK+48 fold')
     ap.add_argument('--out', default=str(ROOT/'runs'/'bench'), help='folder for the runs')
     ap.add_argument('--results', default=str(ROOT/'bench'/'results'/'fer2013.json'))
@@ -153,12 +233,18 @@ def main():
     stats = split_stats(load_dataset(fer), n=2000, seed=1)
     res['split_stats'] = {'stats': stats.to_dict('index'), 'warnings': contrast_shift(stats)}; save()
     m = str(a.minutes)
+    if 'rescore' in parts:
+        for key, r in res.items():
+            d = Path(r['command'].split('--out ')[1].split()[0]) if isinstance(r, dict) and '--out ' in str(r.get('command')) else None
+            same = d and (d/'metrics.json').exists() and json.loads((d/'metrics.json').read_text())['fit_seconds'] == r.get('fit_seconds')
+            if same and 'test_last_epoch' not in r: r['test_last_epoch'] = last_epoch_test(d, fer); save()  # that folder still holds this run
+    if 'throughput' in parts: res['throughput'] = throughput(fer, a.tp_batches, a.tp_repeats); save()
     if 'sweep' in parts:
         res['sweep'] = {px: train_cli(f'sweep_{px}', fer, out, '--img-size', px, '--max-minutes', a.sweep_minutes)
                         for px in (48, 64, 96)}
         res['sweep_minutes'] = a.sweep_minutes; save()
     if 'recipe' in parts: res['recipe'] = train_cli('fer_recipe', fer, out, '--max-minutes', m); save()
-    for part in ('small_crop', 'small_crop_lr', 'full_train'):  # variants of the recipe, each from its config file
+    for part in ('small_crop', 'small_crop_lr', 'full_train', 'loop_settings'):  # variants of the recipe, each from its config file
         if part in parts:
             res[f'recipe_{part}'] = train_cli(f'fer_recipe_{part}', fer, out, '--config', ROOT/'bench'/f'recipe_{part}.yaml', '--max-minutes', m); save()
     if 'scratch' in parts: res['scratch'] = train_cli('fer_scratch', fer, out, '--pretrained', 'none', '--max-minutes', m); save()

@@ -249,8 +249,8 @@ class SeedEachEpoch(Callback):
         s = self.seed * 10_007 + self.epoch
         set_seed(s)
         self.dls.train.rng = random.Random(s)
-        for t in self.dls.train.after_item.fs:  # item transforms with their own random generator (Albumentations)
-            if hasattr(t, 'reseed'): t.reseed(s)
+        for t in [*self.dls.train.after_item.fs, *self.dls.train.after_batch.fs]:  # transforms with their own generator
+            if hasattr(t, 'reseed'): t.reseed(s)  # (Albumentations, `BatchCrop`, `BatchResizedCrop`)
 
 # %% ../nbs/01b_learner.ipynb #456c38c0
 class TrainAccuracy(Callback):

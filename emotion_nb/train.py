@@ -182,7 +182,8 @@ def report_run(plan:RunPlan, # from `prepare_run`
     metrics = {'data': str(ds.root), 'format': ds.fmt, 'arch': cfg.arch, 'pretrained': cfg.pretrained,
                'img_size': cfg.img_size, 'classes': ds.classes, 'epochs_run': len(hist), 'epochs_planned': cfg.epochs,
                'stopped_by': reason, 'best_epoch': meta.epoch - 1, 'device': str(plan.device),
-               'precision': pick_precision(cfg.precision, plan.device)[0], 'train_images': n_train, 'fit_seconds': round(fit_s, 1),
+               'precision': pick_precision(cfg.precision, plan.device)[0],
+               'loader': type(plan.learn.dls.train).__name__, 'train_images': n_train, 'fit_seconds': round(fit_s, 1),
                'train_images_per_s': round(n_train * n_new / max(hist.train_seconds.iloc[len(hist) - n_new:].sum(), 1e-9), 1),
                'wall_seconds': None, 'config': asdict(cfg), 'split_shift': plan.shift, 'overfitting': overfitting_report(hist)}
     for split in ('valid', 'test'):
