@@ -115,6 +115,12 @@ def ck_folds(ck, k=5, seed=0):
         f = it.assign(split='train'); f.loc[va, 'split'] = 'valid'
         yield EmotionDataset(f, ck.classes, ck.fmt, ck.root)
 
+def source_run(model:Path)->dict:
+    "What a FER2013 start for CK+ is: its run's architecture, input size, budget and PublicTest accuracy (from its metrics.json)"
+    m = json.loads((model.parent/'metrics.json').read_text())
+    return {'arch': m['arch'], 'img_size': m['img_size'], 'max_minutes': m['config'].get('max_minutes'), 'epochs_run': m['epochs_run'],
+            'test_accuracy': m.get('test', {}).get('accuracy')}
+
 def ckplus_cv(ck_src, starts, epochs, out, res=None, save=lambda: None):
     "Subject-grouped 5-fold cross-validation on CK+48 for each start (saved as each finishes; finished starts are kept)"
     import numpy as np
@@ -131,7 +137,8 @@ def ckplus_cv(ck_src, starts, epochs, out, res=None, save=lambda: None):
                           'last_accuracy': float(r.history.accuracy.iloc[-1]), 'macro_f1': r.metrics['valid']['macro_f1'],
                           'arch': r.metrics['arch'], 'img_size': r.metrics['img_size']})
         last = np.array([f['last_accuracy'] for f in folds]); best = np.array([f['best_accuracy'] for f in folds])
-        res[name] = {'pretrained': str(pretrained), 'epochs': epochs, 'folds': folds, 'last_mean': float(last.mean()), 'last_std': float(last.std(ddof=1)),
+        src = source_run(pretrained) if isinstance(pretrained, Path) else None
+        res[name] = {'pretrained': str(pretrained), 'source': src, 'epochs': epochs, 'folds': folds, 'last_mean': float(last.mean()), 'last_std': float(last.std(ddof=1)),
                      'best_mean': float(best.mean()), 'best_std': float(best.std(ddof=1))}
         print(f"CK+ {name}: last-epoch accuracy {last.mean():.3f} +- {last.std(ddof=1):.3f}", flush=True)
         save()
@@ -213,6 +220,8 @@ def main():
     ap.add_argument('--tp-batches', type=int, default=120, help='timed training steps of each throughput measurement')
     ap.add_argument('--tp-repeats', type=int, default=2, help='throughput measurements of each setting')
     ap.add_argument('--ck-epochs', type=int, default=20, help='epochs of each CK+48 fold')
+    ap.add_argument('--ck-recipe-model', help='FER2013 model of the ImageNet -> FER2013 -> CK+ start (default: the recipe run)')
+    ap.add_argument('--ck-scratch-model', help='FER2013 model of the FER2013 -> CK+ start (default: the from-scratch run)')
     ap.add_argument('--out', default=str(ROOT/'runs'/'bench'), help='folder for the runs')
     ap.add_argument('--results', default=str(ROOT/'bench'/'results'/'fer2013.json'))
     ap.add_argument('--only', nargs='*', choices=PARTS, help='run only these parts')
@@ -240,9 +249,9 @@ def main():
             if same and 'test_last_epoch' not in r: r['test_last_epoch'] = last_epoch_test(d, fer); save()  # that folder still holds this run
     if 'throughput' in parts: res['throughput'] = throughput(fer, a.tp_batches, a.tp_repeats); save()
     if 'sweep' in parts:
-        res['sweep'] = {px: train_cli(f'sweep_{px}', fer, out, '--img-size', px, '--max-minutes', a.sweep_minutes)
-                        for px in (48, 64, 96)}
-        res['sweep_minutes'] = a.sweep_minutes; save()
+        res['sweep'], res['sweep_minutes'] = {}, a.sweep_minutes
+        for px in (48, 64, 96):  # saved size by size
+            res['sweep'][str(px)] = train_cli(f'sweep_{px}', fer, out, '--img-size', px, '--max-minutes', a.sweep_minutes); save()
     if 'recipe' in parts: res['recipe'] = train_cli('fer_recipe', fer, out, '--max-minutes', m); save()
     for part in ('small_crop', 'small_crop_lr', 'full_train', 'loop_settings'):  # variants of the recipe, each from its config file
         if part in parts:
@@ -261,10 +270,10 @@ def main():
         for f in (0.01, 0.05, 0.2, 1.0):
             for s in ('imagenet', 'none'): res['curve'].append(curve_point(ds, f, s, a.curve_minutes, out)); save()  # saved point by point
     if 'ckplus' in parts:
-        starts = {'imagenet': 'imagenet', 'scratch': 'none', 'fer2013': out/'fer_scratch'/'model.pth',
-                  'imagenet_fer2013': out/'fer_recipe'/'model.pth'}
-        missing = [str(p) for p in starts.values() if isinstance(p, Path) and not p.exists()]
-        if missing: sys.exit(f"ckplus needs the FER2013 models first (--only scratch recipe): missing {', '.join(missing)}")
+        starts = {'imagenet': 'imagenet', 'scratch': 'none', 'fer2013': Path(a.ck_scratch_model or out/'fer_scratch'/'model.pth'),
+                  'imagenet_fer2013': Path(a.ck_recipe_model or out/'fer_recipe'/'model.pth')}
+        for k in ('fer2013', 'imagenet_fer2013'):
+            if not starts[k].exists(): print(f"ckplus: skipping {k}, no FER2013 model at {starts.pop(k)} (--only scratch recipe, or --ck-*-model)")
         res['ck_epochs'] = a.ck_epochs
         res['ckplus_cv'] = ckplus_cv(str(find_data(a.ckplus) or a.ckplus), starts, a.ck_epochs, out, res.setdefault('ckplus_cv', {}), save)
         save()

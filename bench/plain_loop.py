@@ -58,9 +58,9 @@ def test_copies(ds)->set:
     "Paths of the test faces the audit finds a copy of (exact or near-identical) in another split"
     from emotion_nb.audit import audit_dataset
     iss = audit_dataset(ds).issues
-    iss = iss[iss.issue.isin(['cross_split_duplicate', 'cross_split_near_duplicate'])]
-    kept = iss.detail.str.extract(r'(?:same pixels as|near-identical to) (.+) \((\w+)[,)]')
-    return set(kept[0][kept[1] == 'test'])
+    kept = iss.partner[iss.issue.isin(['cross_split_duplicate', 'cross_split_near_duplicate'])]
+    split_of = dict(zip(ds.items.path.astype(str), ds.items.split))
+    return {p for p in kept if split_of.get(p) == 'test'}
 
 def score_checkpoints(paths, te, copied)->dict:
     "Accuracy of trained checkpoints of this project on the test faces with and without a copy in the training folder"

@@ -44,10 +44,11 @@ def near_duplicate_pairs(a:np.ndarray, # thumbnails, one per row
     bb, out = (b * b).sum(1), [pd.DataFrame({'i': [], 'j': [], 'rms': []})]
     for s in range(0, len(a), chunk):
         x = a[s:s + chunk]
-        d2 = np.maximum((x * x).sum(1)[:, None] + bb[None] - 2 * x @ b.T, 0) / a.shape[1]  # mean squared difference
-        i, j = np.nonzero(d2 <= max_rms ** 2)
+        d2 = np.maximum((x * x).sum(1)[:, None] + bb[None] - 2 * x @ b.T, 0) / a.shape[1]  # mean squared difference, fast
+        i, j = np.nonzero(d2 <= (max_rms + 0.5) ** 2)  # candidates: that expansion rounds, so leave a margin...
         if same: i, j = i[i + s < j], j[i + s < j]
-        out.append(pd.DataFrame({'i': i + s, 'j': j, 'rms': np.sqrt(d2[i, j])}))
+        rms = np.sqrt(((x[i] - b[j]) ** 2).mean(1))     # ...and measure the candidates exactly
+        out.append(pd.DataFrame({'i': i[rms <= max_rms] + s, 'j': j[rms <= max_rms], 'rms': rms[rms <= max_rms]}))
     return pd.concat(out, ignore_index=True).astype({'i': int, 'j': int})
 
 
@@ -72,7 +73,7 @@ SPLIT_RANK = {'train': 0, 'valid': 1, 'test': 2}
 @dataclass
 class AuditReport:
     "What an audit found: one row per (file, issue)"
-    issues: pd.DataFrame # columns: item (row of the dataset table), path, split, label, issue, severity, detail
+    issues: pd.DataFrame # columns: item (row of the dataset table), path, split, label, issue, severity, detail, partner (the copy that is kept, for duplicates)
     n_items: int # number of images audited
     info: pd.DataFrame = field(default_factory=pd.DataFrame) # per-item mode, size, pixel hash and thumbnail
 
@@ -105,11 +106,12 @@ def _duplicate_issues(df:pd.DataFrame)->list[dict]:
         for r in g.iloc[1:].itertuples():
             if r.split != keep.split:
                 out.append(dict(item=r.Index, path=r.path, split=r.split, label=r.label, issue='cross_split_duplicate',
-                                detail=f'same pixels as {keep.path} ({keep.split})'))
+                                detail=f'same pixels as {keep.path} ({keep.split})', partner=keep.path))
             else:
                 first = g[g.split == r.split].sort_values('path').iloc[0]
                 if first.path != r.path:
-                    out.append(dict(item=r.Index, path=r.path, split=r.split, label=r.label, issue='duplicate', detail=f'same pixels as {first.path}'))
+                    out.append(dict(item=r.Index, path=r.path, split=r.split, label=r.label, issue='duplicate',
+                                    detail=f'same pixels as {first.path}', partner=first.path))
     return out
 
 # %% ../nbs/00c_audit.ipynb #f8443bf2
@@ -126,7 +128,7 @@ def _near_duplicate_issues(df:pd.DataFrame, # readable images: path, split, labe
         if rank[p.i] != rank[p.j]: (drop, keep), issue = ((a, b) if rank[p.i] < rank[p.j] else (b, a)), 'cross_split_near_duplicate'
         else: (keep, drop), issue = sorted([a, b], key=lambda r: r.path), 'near_duplicate'
         out.setdefault((drop['index'], issue), dict(item=drop['index'], path=drop.path, split=drop.split, label=drop.label, issue=issue,
-                       detail=f"near-identical to {keep.path} ({keep.split}, {p.rms:.2f} grey levels RMS apart)"))
+                       detail=f"near-identical to {keep.path} ({keep.split}, {p.rms:.2f} grey levels RMS apart)", partner=keep.path))
     return list(out.values())
 
 # %% ../nbs/00c_audit.ipynb #37fa9024
@@ -153,7 +155,7 @@ def audit_dataset(ds:EmotionDataset, # the dataset to check
              for r in ok[(ok.width < min_size) | (ok.height < min_size)].itertuples()]
     rows += _duplicate_issues(ok)
     if max_rms: rows += _near_duplicate_issues(ok, max_rms)
-    issues = pd.DataFrame(rows, columns=['item', 'path', 'split', 'label', 'issue', 'detail'])
+    issues = pd.DataFrame(rows, columns=['item', 'path', 'split', 'label', 'issue', 'detail', 'partner'])
     issues.insert(5, 'severity', issues.issue.map(SEVERITY))
     return AuditReport(issues, len(df), full[['path', 'mode', 'width', 'height', 'hash', 'thumb']])
 

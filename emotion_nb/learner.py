@@ -24,8 +24,8 @@ __all__ = ['CKPT_FORMAT', 'STALE_SETTINGS', 'IMAGENET_MIN_SIZE', 'STAGES', 'METR
            'baseline_config', 'native_size', 'check_augmentation', 'resolve_config', 'group_lrs', 'lr_schedule',
            'ProgressiveUnfreeze', 'SeedEachEpoch', 'TrainAccuracy', 'TimeBudget', 'FakeClock', 'rng_state',
            'set_rng_state', 'opt_state', 'load_opt_state', 'EmotionLearner', 'Resume', 'replay_tracker',
-           'ReplayEarlyStopping', 'Checkpointer', 'pick_precision', 'augment_tfms', 'opt_func', 'emotion_learner',
-           'transfer_backbone', 'build_model']
+           'ReplayEarlyStopping', 'Checkpointer', 'pick_precision', 'augment_tfms', 'opt_func', 'check_settings',
+           'emotion_learner', 'transfer_backbone', 'build_model']
 
 # %% ../nbs/01b_learner.ipynb #077223c8
 CKPT_FORMAT = 'emotion_nb.checkpoint/1'
@@ -187,16 +187,12 @@ def resolve_config(cfg:TrainConfig, # settings, with `None` where the data shoul
         else: cfg.arch, why = 'efficientnet_lite0', 'the default backbone, with ImageNet weights that install with pip'
         notes.append(f"arch {cfg.arch} ({why})")
     if cfg.restarts is None: cfg.restarts = 1 if cfg.max_minutes else 2
-    check_augmentation(cfg)
+    check_settings(cfg)
     if cfg.aug != 'none' and cfg.fastai_aug != 'none':
         cfg.fastai_aug = 'none'; notes.append("fastai_aug none (the Albumentations pipeline replaces fastai's augmentation)")
     if cfg.pretrained == 'none' and (cfg.lr_backbone != cfg.lr_head or any(cfg.unfreeze)):
         cfg.lr_backbone, cfg.unfreeze = cfg.lr_head, [0, 0]
         notes.append(f"from scratch: every layer trains from the start at lr {cfg.lr_head:g}")
-    for k, ok in [('schedule', ('sgdr', 'one_cycle', 'flat')), ('balance', ('none', 'sampler', 'weights')),
-                  ('fastai_aug', AUGMENT), ('contrast', CONTRAST), ('precision', ('auto', 'bf16', 'fp16', 'fp32')),
-                  ('monitor', ('accuracy', 'macro_f1', 'valid_loss'))]:
-        if getattr(cfg, k) not in ok: raise ValueError(f"{k} must be one of {', '.join(ok)}, not {getattr(cfg, k)!r}")
     return cfg, notes
 
 # %% ../nbs/01b_learner.ipynb #53104d15
@@ -460,6 +456,16 @@ def opt_func(name:str='adamw', # one of `OPTIMIZERS`
     if name == 'fastai': return Adam
     if name == 'adamw': return partial(OptimWrapper, opt=partial(torch.optim.AdamW, betas=(0.9, 0.99), eps=1e-5, foreach=True))
     raise ValueError(f"unknown optimizer {name!r}: use one of {', '.join(OPTIMIZERS)}")
+
+# %% ../nbs/01b_learner.ipynb #2ffa4410
+def check_settings(cfg:TrainConfig, # the run's settings
+                  ):
+    "Refuse a setting outside its choices, or a bad augmentation, before any data is read"
+    for k, ok in [('schedule', ('sgdr', 'one_cycle', 'flat')), ('balance', ('none', 'sampler', 'weights')),
+                  ('fastai_aug', AUGMENT), ('contrast', CONTRAST), ('precision', ('auto', 'bf16', 'fp16', 'fp32')),
+                  ('monitor', ('accuracy', 'macro_f1', 'valid_loss')), ('optimizer', OPTIMIZERS)]:
+        if getattr(cfg, k) not in ok: raise ValueError(f"{k} must be one of {', '.join(ok)}, not {getattr(cfg, k)!r}")
+    check_augmentation(cfg)
 
 # %% ../nbs/01b_learner.ipynb #e53fb6e2
 def emotion_learner(ds:EmotionDataset, # cleaned dataset with train and valid rows

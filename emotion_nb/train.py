@@ -21,7 +21,7 @@ from .audit import clean_dataset, contrast_shift, split_stats
 from .data import _split_dirs
 from .learner import _tracker_name
 from .models import ARCHS, WeightsUnavailable, get_arch
-from .learner import Checkpointer, METRIC_NAMES, ReplayEarlyStopping, Resume, TimeBudget, TrainConfig, build_model, check_augmentation, emotion_learner, group_lrs, load_checkpoint, load_config, lr_schedule, pick_precision, resolve_config, save_checkpoint, save_config
+from .learner import Checkpointer, METRIC_NAMES, ReplayEarlyStopping, Resume, TimeBudget, TrainConfig, build_model, check_settings, emotion_learner, group_lrs, load_checkpoint, load_config, lr_schedule, pick_precision, resolve_config, save_checkpoint, save_config
 from .inference import ModelMeta, eval_items, evaluate, load_model, overfitting_report, plot_confusion, plot_history, report_table
 
 # %% auto #0
@@ -309,7 +309,7 @@ def emotion_train(data:str='synthetic', # dataset name or path (folder, CSV, arc
     try:  # the flags first: a bad value is a usage error (2), found before any data is read; a missing file is an error (1)
         cfg = load_config(config, **flags) if config else TrainConfig(**flags)
         if cfg.arch: get_arch(cfg.arch)
-        check_augmentation(cfg)
+        check_settings(cfg)
     except CLI_ERRORS as e: fail('emotion_train', e, EXIT_ERROR if isinstance(e, FileNotFoundError) else EXIT_USAGE)
     try: r = train(data, out, cfg, resume=resume, verbose=not json_out)
     except CLI_ERRORS as e: fail('emotion_train', e)

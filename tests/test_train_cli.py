@@ -69,6 +69,7 @@ def test_resume_via_cli(trained, tmp_path):
     assert 'the run already finished' in r.stdout
 
 def _corrupt(d): p = d/'corrupt.pth'; p.write_bytes(b'PK\x03\x04 this is not a model'); return p
+def _sgd_config(d): p = d/'sgd.yaml'; p.write_text('optimizer: sgd\n'); return p
 def _pickled(d):
     import torch; p = d/'code.pth'; torch.save({'format': 'emotion_nb.checkpoint/1', 'x': Path('.')}, p); return p
 
@@ -86,6 +87,7 @@ def _pickled(d):
     ('emotion_train', ['--aug', 'no/such_aug.yaml'], 'no such augmentation file', 1),
     ('emotion_train', ['--aug', 'heavy', '--mixup', '0.4', '--cutmix', '1'], 'MixUp or CutMix, not both', 2),
     ('emotion_train', ['--mixup', '-0.5'], 'alpha >= 0', 2),
+    ('emotion_train', ['--config', _sgd_config, '--data', 'no/such/folder'], "optimizer must be one of adamw, fastai", 2),  # before the data
 ])
 def test_bad_input(tmp_path, cmd, args, msg, code):
     "Bad input is one clear line on stderr (after the usage, for bad flags) and the exit status of its kind, no traceback (run in this process: the console scripts call the same functions)"
