@@ -122,14 +122,15 @@ def source_run(model:Path)->dict:
             'test_accuracy': m.get('test', {}).get('accuracy')}
 
 def ckplus_cv(ck_src, starts, epochs, out, res=None, save=lambda: None):
-    "Subject-grouped 5-fold cross-validation on CK+48 for each start (saved as each finishes; finished starts are kept)"
+    "Subject-grouped 5-fold cross-validation on CK+48 for each start (saved as each finishes; a start already run from the same model is kept)"
     import numpy as np
     from emotion_nb.data import load_dataset
     from emotion_nb.train import train
     from emotion_nb.learner import TrainConfig
     ck, res = load_dataset(ck_src), {} if res is None else res
     for name, pretrained in starts.items():
-        if name in res and res[name].get('epochs') == epochs: continue
+        src, done = (source_run(pretrained) if isinstance(pretrained, Path) else None), res.get(name, {})
+        if (done.get('epochs'), done.get('pretrained'), done.get('source')) == (epochs, str(pretrained), src): continue  # run from this very start
         folds = []
         for i, ds in enumerate(ck_folds(ck)):
             r = train(ds, out/f'ck_{name}_{i}', TrainConfig(pretrained=str(pretrained), epochs=epochs), verbose=False)
@@ -137,7 +138,6 @@ def ckplus_cv(ck_src, starts, epochs, out, res=None, save=lambda: None):
                           'last_accuracy': float(r.history.accuracy.iloc[-1]), 'macro_f1': r.metrics['valid']['macro_f1'],
                           'arch': r.metrics['arch'], 'img_size': r.metrics['img_size']})
         last = np.array([f['last_accuracy'] for f in folds]); best = np.array([f['best_accuracy'] for f in folds])
-        src = source_run(pretrained) if isinstance(pretrained, Path) else None
         res[name] = {'pretrained': str(pretrained), 'source': src, 'epochs': epochs, 'folds': folds, 'last_mean': float(last.mean()), 'last_std': float(last.std(ddof=1)),
                      'best_mean': float(best.mean()), 'best_std': float(best.std(ddof=1))}
         print(f"CK+ {name}: last-epoch accuracy {last.mean():.3f} +- {last.std(ddof=1):.3f}", flush=True)
