@@ -48,7 +48,8 @@ def near_duplicate_pairs(a:np.ndarray, # thumbnails, one per row
         i, j = np.nonzero(d2 <= (max_rms + 0.5) ** 2)  # candidates: that expansion rounds, so leave a margin...
         if same: i, j = i[i + s < j], j[i + s < j]
         rms = np.sqrt(((x[i] - b[j]) ** 2).mean(1))     # ...and measure the candidates exactly
-        out.append(pd.DataFrame({'i': i[rms <= max_rms] + s, 'j': j[rms <= max_rms], 'rms': rms[rms <= max_rms]}))
+        ok = rms <= max_rms
+        out.append(pd.DataFrame({'i': i[ok] + s, 'j': j[ok], 'rms': rms[ok]}))
     return pd.concat(out, ignore_index=True).astype({'i': int, 'j': int})
 
 
