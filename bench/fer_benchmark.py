@@ -19,6 +19,9 @@ several sessions (--only / --skip) and every notebook figure is read from that f
   scratch   emotion_train --data FER2013 --pretrained none --max-minutes 45   (the best from-scratch model, fer_cnn)
   sidebyside the recipe and the from-scratch model trained at the same time, one thread each, --sbs-minutes each:
             both get the same share of the CPU whatever else the machine does (the issue's reference protocol)
+  loop_sbs  the plain loop (bench/plain_loop.py --clean: the audited faces) and the course's Learner with the loop's
+            settings (bench/recipe_loop_settings.yaml), trained at the same time, one thread each, --sbs-minutes each:
+            does the fastai Learner learn as much as the loop from the same share of the same machine?
   baseline  emotion_train --data FER2013 --config bench/baseline.yaml --max-minutes 45   (small CNN, plain training)
   member2   the recipe again with --seed 7: the second member of a two-model ensemble
   ensemble  bench/fer_ensemble.py on recipe + member2 (soft, hard and weighted votes on PublicTest)
@@ -34,7 +37,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-PARTS = ['rescore', 'throughput', 'sweep', 'recipe', 'small_crop', 'small_crop_lr', 'full_train', 'loop_settings', 'scratch', 'sidebyside', 'baseline', 'member2', 'ensemble', 'curve', 'ckplus']
+PARTS = ['rescore', 'throughput', 'sweep', 'recipe', 'small_crop', 'small_crop_lr', 'full_train', 'loop_settings', 'scratch', 'sidebyside', 'loop_sbs', 'baseline', 'member2', 'ensemble', 'curve', 'ckplus']
 
 def run(*args, log=None):
     "Run a console script, echoing the end of its output (and writing all of it to `log`)"
@@ -92,6 +95,24 @@ def side_by_side(fer, out, minutes)->dict:
         if p.wait(): sys.exit(f"{cmd[0]} ({start}) failed: see {out/f'sbs_{start}.log'}")
         res[start] = {**run_record(d, time.time() - t, ' '.join(map(str, cmd))), 'threads': 1, 'test': evaluate(d/'model.pth', fer)}
     return res
+
+def loop_side_by_side(fer, out, minutes)->dict:
+    "The plain loop on the audited faces and the Learner with the loop's settings, at once, one thread each; PublicTest scores"
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', 'NO_ALBUMENTATIONS_UPDATE': '1'}
+    d, pj = out/'loop_sbs_fastai', out/'loop_sbs_plain.json'
+    shutil.rmtree(d, ignore_errors=True); pj.unlink(missing_ok=True)
+    cmds = {'plain_loop': [sys.executable, ROOT/'bench'/'plain_loop.py', '--fer', fer, '--minutes', minutes, '--clean', '--results', pj, '--key', 'plain'],
+            'fastai': [BIN/'emotion_train', '--data', fer, '--out', d, '--config', ROOT/'bench'/'recipe_loop_settings.yaml', '--max-minutes', minutes]}
+    procs = {}
+    for k, cmd in cmds.items():
+        print('$', ' '.join(map(str, cmd)), '(1 thread, in parallel)', flush=True)
+        procs[k] = (subprocess.Popen(list(map(str, cmd)), env=env, stdout=open(out/f'loop_sbs_{k}.log', 'w'), stderr=subprocess.STDOUT), time.time())
+    for k, (p, t) in procs.items():
+        if p.wait(): sys.exit(f"{k} failed: see {out/f'loop_sbs_{k}.log'}")
+        if k == 'fastai': wall = time.time() - t
+    fa = {**run_record(d, wall, ' '.join(map(str, cmds['fastai']))), 'threads': 1, 'test': evaluate(d/'model.pth', fer),
+          'test_last_epoch': last_epoch_test(d, fer)}
+    return {'plain_loop': json.loads(pj.read_text())['plain'], 'fastai': fa, 'host': platform.platform()}
 
 def curve_point(ds, frac, start, minutes, out):
     "One point of the learning curve: `frac` of the training faces, ImageNet or scratch, `minutes` of training"
@@ -235,8 +256,10 @@ def main():
     from emotion_nb.data import find_data, load_dataset
     from emotion_nb.audit import split_stats, contrast_shift
     fer = str(find_data(a.fer) or a.fer)
-    res['machine'] = {'cpu_count': os.cpu_count(), 'torch_threads': torch.get_num_threads(), 'platform': platform.platform(),
+    if 'machine' not in res: res['machine'] = {'cpu_count': os.cpu_count(), 'torch_threads': torch.get_num_threads(), 'platform': platform.platform(),
                       'cuda': torch.cuda.get_device_name(0) if torch.cuda.is_available() else None, 'torch': torch.__version__}
+    host = platform.platform()  # hosts of the same size differ in speed: a new host is noted, and runs record their images/s
+    if host != res['machine']['platform']: res['machine']['other_hosts'] = sorted({*res['machine'].get('other_hosts', []), host})
     res['budget_minutes'] = a.minutes
     save = lambda: res_path.write_text(json.dumps(res, indent=1))
     stats = split_stats(load_dataset(fer), n=2000, seed=1)
@@ -258,6 +281,7 @@ def main():
             res[f'recipe_{part}'] = train_cli(f'fer_recipe_{part}', fer, out, '--config', ROOT/'bench'/f'recipe_{part}.yaml', '--max-minutes', m); save()
     if 'scratch' in parts: res['scratch'] = train_cli('fer_scratch', fer, out, '--pretrained', 'none', '--max-minutes', m); save()
     if 'sidebyside' in parts: res['sidebyside'] = side_by_side(fer, out, a.sbs_minutes); res['sbs_minutes'] = a.sbs_minutes; save()
+    if 'loop_sbs' in parts: res['loop_sbs'] = {**loop_side_by_side(fer, out, a.sbs_minutes), 'minutes': a.sbs_minutes}; save()
     if 'baseline' in parts:
         res['baseline'] = train_cli('fer_baseline', fer, out, '--config', ROOT/'bench'/'baseline.yaml', '--max-minutes', m); save()
     if 'member2' in parts: res['member2'] = train_cli('fer_member2', fer, out, '--seed', 7, '--max-minutes', m); save()
