@@ -80,37 +80,36 @@ def last_epoch_test(d, data)->dict:
     m = evaluate(d/'last.pth', data)
     return {k: m[k] for k in ('n', 'accuracy', 'macro_f1')}
 
-def side_by_side(fer, out, minutes)->dict:
-    "ImageNet Lite0 (the recipe) and the from-scratch CNN trained at once, one thread each, `minutes` each; PublicTest scores"
+def run_at_once(cmds:dict, out, prefix)->dict:
+    "Run the named commands at once, one thread each (a bare name: this environment's console script); their wall seconds"
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', 'NO_ALBUMENTATIONS_UPDATE': '1'}
-    procs = {}
-    for start, flags in (('imagenet', []), ('scratch', ['--pretrained', 'none'])):
-        d = out/f'sbs_{start}'; shutil.rmtree(d, ignore_errors=True)
-        cmd = ['emotion_train', '--data', fer, '--out', d, '--max-minutes', minutes, *flags]
-        print('$', ' '.join(map(str, cmd)), '(1 thread, in parallel)', flush=True)
-        log = open(out/f'sbs_{start}.log', 'w')
-        procs[start] = (subprocess.Popen([str(BIN/cmd[0]), *map(str, cmd[1:])], env=env, stdout=log, stderr=subprocess.STDOUT), time.time(), cmd, d)
-    res = {}
-    for start, (p, t, cmd, d) in procs.items():
-        if p.wait(): sys.exit(f"{cmd[0]} ({start}) failed: see {out/f'sbs_{start}.log'}")
-        res[start] = {**run_record(d, time.time() - t, ' '.join(map(str, cmd))), 'threads': 1, 'test': evaluate(d/'model.pth', fer)}
-    return res
-
-def loop_side_by_side(fer, out, minutes)->dict:
-    "The plain loop on the audited faces and the Learner with the loop's settings, at once, one thread each; PublicTest scores"
-    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', 'NO_ALBUMENTATIONS_UPDATE': '1'}
-    d, pj = out/'loop_sbs_fastai', out/'loop_sbs_plain.json'
-    shutil.rmtree(d, ignore_errors=True); pj.unlink(missing_ok=True)
-    cmds = {'plain_loop': [sys.executable, ROOT/'bench'/'plain_loop.py', '--fer', fer, '--minutes', minutes, '--clean', '--results', pj, '--key', 'plain'],
-            'fastai': [BIN/'emotion_train', '--data', fer, '--out', d, '--config', ROOT/'bench'/'recipe_loop_settings.yaml', '--max-minutes', minutes]}
     procs = {}
     for k, cmd in cmds.items():
         print('$', ' '.join(map(str, cmd)), '(1 thread, in parallel)', flush=True)
-        procs[k] = (subprocess.Popen(list(map(str, cmd)), env=env, stdout=open(out/f'loop_sbs_{k}.log', 'w'), stderr=subprocess.STDOUT), time.time())
+        procs[k] = (subprocess.Popen([str(BIN/cmd[0]), *map(str, cmd[1:])], env=env, stdout=open(out/f'{prefix}_{k}.log', 'w'), stderr=subprocess.STDOUT), time.time())
+    wall = {}
     for k, (p, t) in procs.items():
-        if p.wait(): sys.exit(f"{k} failed: see {out/f'loop_sbs_{k}.log'}")
-        if k == 'fastai': wall = time.time() - t
-    fa = {**run_record(d, wall, ' '.join(map(str, cmds['fastai']))), 'threads': 1, 'test': evaluate(d/'model.pth', fer),
+        if p.wait(): sys.exit(f"{k} failed: see {out/f'{prefix}_{k}.log'}")
+        wall[k] = time.time() - t
+    return wall
+
+def side_by_side(fer, out, minutes)->dict:
+    "ImageNet Lite0 (the recipe) and the from-scratch CNN trained at once, one thread each, `minutes` each; PublicTest scores"
+    dirs = {start: out/f'sbs_{start}' for start in ('imagenet', 'scratch')}
+    for d in dirs.values(): shutil.rmtree(d, ignore_errors=True)
+    cmds = {'imagenet': ['emotion_train', '--data', fer, '--out', dirs['imagenet'], '--max-minutes', minutes],
+            'scratch': ['emotion_train', '--data', fer, '--out', dirs['scratch'], '--max-minutes', minutes, '--pretrained', 'none']}
+    wall = run_at_once(cmds, out, 'sbs')
+    return {k: {**run_record(dirs[k], wall[k], ' '.join(map(str, cmds[k]))), 'threads': 1, 'test': evaluate(dirs[k]/'model.pth', fer)} for k in cmds}
+
+def loop_side_by_side(fer, out, minutes)->dict:
+    "The plain loop on the audited faces and the Learner with the loop's settings, at once, one thread each; PublicTest scores"
+    d, pj = out/'loop_sbs_fastai', out/'loop_sbs_plain.json'
+    shutil.rmtree(d, ignore_errors=True); pj.unlink(missing_ok=True)
+    cmds = {'plain_loop': [sys.executable, ROOT/'bench'/'plain_loop.py', '--fer', fer, '--minutes', minutes, '--clean', '--results', pj, '--key', 'plain'],
+            'fastai': ['emotion_train', '--data', fer, '--out', d, '--config', ROOT/'bench'/'recipe_loop_settings.yaml', '--max-minutes', minutes]}
+    wall = run_at_once(cmds, out, 'loop_sbs')
+    fa = {**run_record(d, wall['fastai'], ' '.join(map(str, cmds['fastai']))), 'threads': 1, 'test': evaluate(d/'model.pth', fer),
           'test_last_epoch': last_epoch_test(d, fer)}
     return {'plain_loop': json.loads(pj.read_text())['plain'], 'fastai': fa, 'host': platform.platform()}
 
