@@ -81,15 +81,17 @@ def last_epoch_test(d, data)->dict:
     return {k: m[k] for k in ('n', 'accuracy', 'macro_f1')}
 
 def run_at_once(cmds:dict, out, prefix)->dict:
-    "Run the named commands at once, one thread each (a bare name: this environment's console script); their wall seconds"
+    "Run the named commands at once, one thread each (a bare name is this environment's console script, an absolute path runs as is); their wall seconds"
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', 'NO_ALBUMENTATIONS_UPDATE': '1'}
     procs = {}
     for k, cmd in cmds.items():
         print('$', ' '.join(map(str, cmd)), '(1 thread, in parallel)', flush=True)
-        procs[k] = (subprocess.Popen([str(BIN/cmd[0]), *map(str, cmd[1:])], env=env, stdout=open(out/f'{prefix}_{k}.log', 'w'), stderr=subprocess.STDOUT), time.time())
+        log = open(out/f'{prefix}_{k}.log', 'w')
+        procs[k] = (subprocess.Popen([str(BIN/cmd[0]), *map(str, cmd[1:])], env=env, stdout=log, stderr=subprocess.STDOUT), time.time(), log)
     wall = {}
-    for k, (p, t) in procs.items():
-        if p.wait(): sys.exit(f"{k} failed: see {out/f'{prefix}_{k}.log'}")
+    for k, (p, t, log) in procs.items():
+        rc = p.wait(); log.close()
+        if rc: sys.exit(f"{k} failed: see {out/f'{prefix}_{k}.log'}")
         wall[k] = time.time() - t
     return wall
 
