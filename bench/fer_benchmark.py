@@ -22,6 +22,10 @@ several sessions (--only / --skip) and every notebook figure is read from that f
   loop_sbs  the plain loop (bench/plain_loop.py --clean: the audited faces) and the course's Learner with the loop's
             settings (bench/recipe_loop_settings.yaml), trained at the same time, one thread each, --sbs-minutes each:
             does the fastai Learner learn as much as the loop from the same share of the same machine?
+  loop_full the issue's own protocol at the full budget (--minutes), one run after the other with every thread: the plain
+            loop on the whole training folder, as the issue ran it (bench/plain_loop.py, kept under `plain_loop_<minutes>`;
+            a measurement already made on this host is reused), then the Learner with the loop's settings on the audited
+            faces; the Learner's final weights are scored on the same two groups of test faces (with and without a copy)
   baseline  emotion_train --data FER2013 --config bench/baseline.yaml --max-minutes 45   (small CNN, plain training)
   member2   the recipe again with --seed 7: the second member of a two-model ensemble
   ensemble  bench/fer_ensemble.py on recipe + member2 (soft, hard and weighted votes on PublicTest)
@@ -30,14 +34,14 @@ several sessions (--only / --skip) and every notebook figure is read from that f
             FER2013 -> CK+ (the scratch model), ImageNet -> FER2013 -> CK+ (the recipe model) and scratch
 
 PublicTest (the Kaggle layout's test folder) is the test split; the validation split is carved from the training faces.
-Uses CUDA when present. Not a test: about 5 hours on a 2-core CPU for everything; run it on an otherwise idle machine,
+Uses CUDA when present. Not a test: most of a day on a 2-core CPU for everything; run it on an otherwise idle machine,
 since the budget is wall-clock time."""
 import argparse, json, os, platform, shutil, subprocess, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-PARTS = ['rescore', 'throughput', 'sweep', 'recipe', 'small_crop', 'small_crop_lr', 'full_train', 'loop_settings', 'scratch', 'sidebyside', 'loop_sbs', 'baseline', 'member2', 'ensemble', 'curve', 'ckplus']
+PARTS = ['rescore', 'throughput', 'sweep', 'recipe', 'small_crop', 'small_crop_lr', 'full_train', 'loop_settings', 'scratch', 'sidebyside', 'loop_sbs', 'loop_full', 'baseline', 'member2', 'ensemble', 'curve', 'ckplus']
 
 def run(*args, log=None):
     "Run a console script, echoing the end of its output (and writing all of it to `log`)"
@@ -283,6 +287,13 @@ def main():
     if 'scratch' in parts: res['scratch'] = train_cli('fer_scratch', fer, out, '--pretrained', 'none', '--max-minutes', m); save()
     if 'sidebyside' in parts: res['sidebyside'] = side_by_side(fer, out, a.sbs_minutes); res['sbs_minutes'] = a.sbs_minutes; save()
     if 'loop_sbs' in parts: res['loop_sbs'] = {**loop_side_by_side(fer, out, a.sbs_minutes), 'minutes': a.sbs_minutes}; save()
+    if 'loop_full' in parts:
+        key, loop_py = f'plain_loop_{a.minutes:g}', [sys.executable, ROOT/'bench'/'plain_loop.py', '--fer', fer, '--results', res_path, '--key']
+        if res.get(key, {}).get('host') != host or res[key]['minutes'] != a.minutes:  # the loop writes its own entry of the results file
+            save(); run(*loop_py, key, '--minutes', m); res = json.loads(res_path.read_text())
+        cfg = ROOT/'bench'/'recipe_loop_settings.yaml'
+        res['loop_full'] = {**train_cli('fer_loop_full', fer, out, '--config', cfg, '--max-minutes', m), 'host': host, 'plain_loop': key}; save()
+        run(*loop_py, key, '--score', out/'fer_loop_full'/'last.pth'); res = json.loads(res_path.read_text())  # the same two groups of faces
     if 'baseline' in parts:
         res['baseline'] = train_cli('fer_baseline', fer, out, '--config', ROOT/'bench'/'baseline.yaml', '--max-minutes', m); save()
     if 'member2' in parts: res['member2'] = train_cli('fer_member2', fer, out, '--seed', 7, '--max-minutes', m); save()

@@ -13,7 +13,7 @@ the test faces that have a copy among the training faces and on the rest. Writes
     python bench/plain_loop.py --minutes 15            # on an otherwise idle machine: the budget is wall-clock time
     python bench/plain_loop.py --score runs/bench/fer_recipe_full_train/model.pth   # the recipe's model on the same faces
     python bench/plain_loop.py --minutes 0.2 --limit 700 --results /tmp/x.json   # a smoke test"""
-import argparse, json, math, os, time
+import argparse, json, math, os, platform, time
 from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
 
@@ -131,7 +131,7 @@ def main():
         break
     fit_s = time.time() - t0
     r = {'minutes': a.minutes, 'train_images': len(xtr), 'epochs': round(seen / len(xtr), 2), 'steps': step, 'fit_seconds': round(fit_s, 1),
-         'train_images_per_s': round(seen / fit_s, 1), 'threads': torch.get_num_threads(),
+         'train_images_per_s': round(seen / fit_s, 1), 'threads': torch.get_num_threads(), 'host': platform.platform(),
          'settings': {k: getattr(a, k) for k in ('lr', 'bs', 'wd', 'size', 'crop', 'seed')},
          'clean': a.clean, 'test_n': len(xte), 'test_accuracy': score(m, xte, yte), 'test_accuracy_tta': score(m, xte, yte, tta=True),
          'test_with_train_copy': {'n': int(copied.sum()), 'accuracy': score(m, xte[copied], yte[copied])},
