@@ -26,6 +26,12 @@ several sessions (--only / --skip) and every notebook figure is read from that f
             loop on the whole training folder, as the issue ran it (bench/plain_loop.py, kept under `plain_loop_<minutes>`;
             a measurement already made on this host is reused), then the Learner with the loop's settings on the audited
             faces; the Learner's final weights are scored on the same two groups of test faces (with and without a copy)
+  loop_clean the plain loop again at the full budget with every thread, on the audited faces (--clean, kept under
+            `plain_loop_<minutes>_clean`): with loop_full, it splits the Learner's gap into what the copies of test
+            faces give the loop and what is left between the loop and the Learner on the same faces
+  loop_matched the Learner as close to the loop as its settings go (bench/recipe_loop_matched.yaml: no dropout, a 3%
+            warm-up, 1% held out), at the full budget with every thread; its final weights are scored on the faces of
+            loop_clean's entry
   baseline  emotion_train --data FER2013 --config bench/baseline.yaml --max-minutes 45   (small CNN, plain training)
   member2   the recipe again with --seed 7: the second member of a two-model ensemble
   ensemble  bench/fer_ensemble.py on recipe + member2 (soft, hard and weighted votes on PublicTest)
@@ -41,7 +47,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-PARTS = ['rescore', 'throughput', 'sweep', 'recipe', 'small_crop', 'small_crop_lr', 'full_train', 'loop_settings', 'scratch', 'sidebyside', 'loop_sbs', 'loop_full', 'baseline', 'member2', 'ensemble', 'curve', 'ckplus']
+PARTS = ['rescore', 'throughput', 'sweep', 'recipe', 'small_crop', 'small_crop_lr', 'full_train', 'loop_settings', 'scratch', 'sidebyside', 'loop_sbs', 'loop_full', 'loop_clean', 'loop_matched', 'baseline', 'member2', 'ensemble', 'curve', 'ckplus']
 
 def run(*args, log=None):
     "Run a console script, echoing the end of its output (and writing all of it to `log`)"
@@ -294,6 +300,15 @@ def main():
         cfg = ROOT/'bench'/'recipe_loop_settings.yaml'
         res['loop_full'] = {**train_cli('fer_loop_full', fer, out, '--config', cfg, '--max-minutes', m), 'host': host, 'plain_loop': key}; save()
         run(*loop_py, key, '--score', out/'fer_loop_full'/'last.pth'); res = json.loads(res_path.read_text())  # the same two groups of faces
+    if 'loop_clean' in parts:  # the plain loop writes its own entry of the results file
+        key = f'plain_loop_{a.minutes:g}_clean'
+        save(); run(sys.executable, ROOT/'bench'/'plain_loop.py', '--fer', fer, '--results', res_path, '--key', key, '--minutes', m, '--clean', log=out/f'{key}.log')
+        res = json.loads(res_path.read_text())
+    if 'loop_matched' in parts:
+        key, cfg = f'plain_loop_{a.minutes:g}_clean', ROOT/'bench'/'recipe_loop_matched.yaml'
+        res['loop_matched'] = {**train_cli('fer_loop_matched', fer, out, '--config', cfg, '--max-minutes', m), 'host': host, 'plain_loop': key}; save()
+        run(sys.executable, ROOT/'bench'/'plain_loop.py', '--fer', fer, '--results', res_path, '--key', key, '--score', out/'fer_loop_matched'/'last.pth')
+        res = json.loads(res_path.read_text())
     if 'baseline' in parts:
         res['baseline'] = train_cli('fer_baseline', fer, out, '--config', ROOT/'bench'/'baseline.yaml', '--max-minutes', m); save()
     if 'member2' in parts: res['member2'] = train_cli('fer_member2', fer, out, '--seed', 7, '--max-minutes', m); save()
