@@ -276,6 +276,7 @@ def main():
     stats = split_stats(load_dataset(fer), n=2000, seed=1)
     res['split_stats'] = {'stats': stats.to_dict('index'), 'warnings': contrast_shift(stats)}; save()
     m = str(a.minutes)
+    loop_py = [sys.executable, ROOT/'bench'/'plain_loop.py', '--fer', fer, '--results', res_path, '--key']  # the plain loop writes its own entry
     if 'rescore' in parts:
         for key, r in res.items():
             d = Path(r['command'].split('--out ')[1].split()[0]) if isinstance(r, dict) and '--out ' in str(r.get('command')) else None
@@ -294,21 +295,20 @@ def main():
     if 'sidebyside' in parts: res['sidebyside'] = side_by_side(fer, out, a.sbs_minutes); res['sbs_minutes'] = a.sbs_minutes; save()
     if 'loop_sbs' in parts: res['loop_sbs'] = {**loop_side_by_side(fer, out, a.sbs_minutes), 'minutes': a.sbs_minutes}; save()
     if 'loop_full' in parts:
-        key, loop_py = f'plain_loop_{a.minutes:g}', [sys.executable, ROOT/'bench'/'plain_loop.py', '--fer', fer, '--results', res_path, '--key']
-        if res.get(key, {}).get('host') != host or res[key]['minutes'] != a.minutes:  # the loop writes its own entry of the results file
+        key = f'plain_loop_{a.minutes:g}'
+        if res.get(key, {}).get('host') != host or res[key]['minutes'] != a.minutes:  # measured on another host, or for another budget
             save(); run(*loop_py, key, '--minutes', m); res = json.loads(res_path.read_text())
         cfg = ROOT/'bench'/'recipe_loop_settings.yaml'
         res['loop_full'] = {**train_cli('fer_loop_full', fer, out, '--config', cfg, '--max-minutes', m), 'host': host, 'plain_loop': key}; save()
         run(*loop_py, key, '--score', out/'fer_loop_full'/'last.pth'); res = json.loads(res_path.read_text())  # the same two groups of faces
-    if 'loop_clean' in parts:  # the plain loop writes its own entry of the results file
-        key = f'plain_loop_{a.minutes:g}_clean'
-        save(); run(sys.executable, ROOT/'bench'/'plain_loop.py', '--fer', fer, '--results', res_path, '--key', key, '--minutes', m, '--clean', log=out/f'{key}.log')
-        res = json.loads(res_path.read_text())
+    clean_key = f'plain_loop_{a.minutes:g}_clean'
+    if 'loop_clean' in parts:
+        save(); run(*loop_py, clean_key, '--minutes', m, '--clean', log=out/f'{clean_key}.log'); res = json.loads(res_path.read_text())
     if 'loop_matched' in parts:
-        key, cfg = f'plain_loop_{a.minutes:g}_clean', ROOT/'bench'/'recipe_loop_matched.yaml'
-        res['loop_matched'] = {**train_cli('fer_loop_matched', fer, out, '--config', cfg, '--max-minutes', m), 'host': host, 'plain_loop': key}; save()
-        run(sys.executable, ROOT/'bench'/'plain_loop.py', '--fer', fer, '--results', res_path, '--key', key, '--score', out/'fer_loop_matched'/'last.pth')
-        res = json.loads(res_path.read_text())
+        if res.get(clean_key, {}).get('host') != host: sys.exit("loop_matched is read against loop_clean on the same host: run --only loop_clean loop_matched")
+        cfg = ROOT/'bench'/'recipe_loop_matched.yaml'
+        res['loop_matched'] = {**train_cli('fer_loop_matched', fer, out, '--config', cfg, '--max-minutes', m), 'host': host, 'plain_loop': clean_key}; save()
+        run(*loop_py, clean_key, '--score', out/'fer_loop_matched'/'last.pth'); res = json.loads(res_path.read_text())
     if 'baseline' in parts:
         res['baseline'] = train_cli('fer_baseline', fer, out, '--config', ROOT/'bench'/'baseline.yaml', '--max-minutes', m); save()
     if 'member2' in parts: res['member2'] = train_cli('fer_member2', fer, out, '--seed', 7, '--max-minutes', m); save()
