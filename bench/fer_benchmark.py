@@ -32,6 +32,9 @@ several sessions (--only / --skip) and every notebook figure is read from that f
   loop_matched the Learner as close to the loop as its settings go (bench/recipe_loop_matched.yaml: no dropout, a 3%
             warm-up, 1% held out), at the full budget with every thread; its final weights are scored on the faces of
             loop_clean's entry
+  recipe_sbs which settings should `emotion_train --max-minutes 45` pick? The default recipe against the Learner closer
+            to the loop (bench/recipe_loop_matched.yaml), trained at the same time, one thread each, --sbs-minutes each,
+            once per seed of --race-seeds: a race is run on one host, so both sides get the same machine
   baseline  emotion_train --data FER2013 --config bench/baseline.yaml --max-minutes 45   (small CNN, plain training)
   member2   the recipe again with --seed 7: the second member of a two-model ensemble
   ensemble  bench/fer_ensemble.py on recipe + member2 (soft, hard and weighted votes on PublicTest)
@@ -47,7 +50,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-PARTS = ['rescore', 'throughput', 'sweep', 'recipe', 'small_crop', 'small_crop_lr', 'full_train', 'loop_settings', 'scratch', 'sidebyside', 'loop_sbs', 'loop_full', 'loop_clean', 'loop_matched', 'baseline', 'member2', 'ensemble', 'curve', 'ckplus']
+PARTS = ['rescore', 'throughput', 'sweep', 'recipe', 'small_crop', 'small_crop_lr', 'full_train', 'loop_settings', 'scratch', 'sidebyside', 'loop_sbs', 'loop_full', 'loop_clean', 'loop_matched', 'recipe_sbs', 'baseline', 'member2', 'ensemble', 'curve', 'ckplus']
 
 def run(*args, log=None):
     "Run a console script, echoing the end of its output (and writing all of it to `log`)"
@@ -124,6 +127,16 @@ def loop_side_by_side(fer, out, minutes)->dict:
     fa = {**run_record(d, wall['fastai'], ' '.join(map(str, cmds['fastai']))), 'threads': 1, 'test': evaluate(d/'model.pth', fer),
           'test_last_epoch': last_epoch_test(d, fer)}
     return {'plain_loop': json.loads(pj.read_text())['plain'], 'fastai': fa, 'host': platform.platform()}
+
+def recipe_race(fer, out, minutes, seed)->dict:
+    "The default recipe and the loop-matched settings, at once, one thread each, with seed `seed`; PublicTest of best and final weights"
+    cfgs = {'recipe': [], 'loop_matched': ['--config', ROOT/'bench'/'recipe_loop_matched.yaml']}
+    dirs = {k: out/f'race_{seed}_{k}' for k in cfgs}
+    for d in dirs.values(): shutil.rmtree(d, ignore_errors=True)
+    cmds = {k: ['emotion_train', '--data', fer, '--out', dirs[k], '--max-minutes', minutes, '--seed', seed, *c] for k, c in cfgs.items()}
+    wall = run_at_once(cmds, out, f'race_{seed}')
+    return {'seed': seed, **{k: {**run_record(dirs[k], wall[k], ' '.join(map(str, cmds[k]))), 'threads': 1,
+                                 'test': evaluate(dirs[k]/'model.pth', fer), 'test_last_epoch': last_epoch_test(dirs[k], fer)} for k in cmds}}
 
 def curve_point(ds, frac, start, minutes, out):
     "One point of the learning curve: `frac` of the training faces, ImageNet or scratch, `minutes` of training"
@@ -248,6 +261,7 @@ def main():
     ap.add_argument('--minutes', type=float, default=45, help='time budget of each main FER2013 run')
     ap.add_argument('--sweep-minutes', type=float, default=15, help='time budget of each input size in the sweep')
     ap.add_argument('--sbs-minutes', type=float, default=15, help='time budget of each side-by-side run (one thread each)')
+    ap.add_argument('--race-seeds', type=int, nargs='*', default=[42, 7], help='seeds of the recipe_sbs races')
     ap.add_argument('--curve-minutes', type=float, default=10, help='time budget of each learning-curve point')
     ap.add_argument('--tp-batches', type=int, default=120, help='timed training steps of each throughput measurement')
     ap.add_argument('--tp-repeats', type=int, default=2, help='throughput measurements of each setting')
@@ -309,6 +323,11 @@ def main():
         cfg = ROOT/'bench'/'recipe_loop_matched.yaml'
         res['loop_matched'] = {**train_cli('fer_loop_matched', fer, out, '--config', cfg, '--max-minutes', m), 'host': host, 'plain_loop': clean_key}; save()
         run(*loop_py, clean_key, '--score', out/'fer_loop_matched'/'last.pth'); res = json.loads(res_path.read_text())
+    if 'recipe_sbs' in parts:
+        rs = res.get('recipe_sbs', {})
+        if (rs.get('host'), rs.get('minutes')) != (host, a.sbs_minutes): rs = res['recipe_sbs'] = {'host': host, 'minutes': a.sbs_minutes, 'races': []}
+        for seed in a.race_seeds:  # saved race by race; a seed already raced on this host for this budget is kept
+            if seed not in [r['seed'] for r in rs['races']]: rs['races'].append(recipe_race(fer, out, a.sbs_minutes, seed)); save()
     if 'baseline' in parts:
         res['baseline'] = train_cli('fer_baseline', fer, out, '--config', ROOT/'bench'/'baseline.yaml', '--max-minutes', m); save()
     if 'member2' in parts: res['member2'] = train_cli('fer_member2', fer, out, '--seed', 7, '--max-minutes', m); save()
