@@ -5,8 +5,11 @@ One run, one table (bench/results/deploy.json, shown by nbs/05_deployment.ipynb)
     file size | latency p50/p95 at batch 1 and batch 32 | throughput | FER2013 PublicTest accuracy | top-1 agreement with fp32
 
 for PyTorch fp32 (eager), PyTorch with a dynamically quantized int8 head, onnxruntime fp32, onnxruntime int8 static
-(QDQ, per-channel, calibrated on `--n-calib` FER2013 training images, stratified: 252 of the default 256) and onnxruntime int8 dynamic (the wrong tool for CNNs,
-for contrast). Targets checked and printed: int8 >= 4x faster than PyTorch fp32 at batch 1, >= 3.9x smaller,
+(QDQ, per-channel 7-bit weights, calibrated on `--n-calib` FER2013 training images, stratified: 252 of the default 256),
+the same with 8-bit weights, and onnxruntime int8 dynamic (the wrong tool for CNNs, for contrast). For both static
+models, `int8_weights` records the 16-bit pair bound of their weights and their accuracy with onnxruntime's fused
+integer kernels and computed exactly (graph optimizations off), and `machine.cpu_int8` whether this CPU has VNNI:
+without it, the fused kernels add pairs of products in 16 bits, which 8-bit weights can overflow. Targets checked and printed: int8 >= 4x faster than PyTorch fp32 at batch 1, >= 3.9x smaller,
 accuracy within 1 point, top-1 agreement >= 98%.
 
 The model: a resnet18 trained on FER2013 by this project (no ImageNet weights can be downloaded here). Training at
@@ -62,6 +65,32 @@ def compare_calibration(fp32, stem, calib, x, y, methods):
         print(f"calibration {m}: {rows[m]}", flush=True)
     return pd.DataFrame(rows).T
 
+def cpu_int8_kernels()->str:
+    "Which x86 int8 dot-product instructions this CPU has, read from /proc/cpuinfo (onnxruntime picks its fused kernels by them)"
+    try: flags = set(next(l for l in open('/proc/cpuinfo') if l.startswith('flags')).split(':')[1].split())
+    except (OSError, StopIteration): return 'unknown'
+    have = [f for f in ('avx512_vnni', 'avx_vnni') if f in flags]
+    return ('VNNI (' + ', '.join(have) + ')') if have else ('no VNNI (AVX2 only)' if 'avx2' in flags else 'no VNNI, no AVX2')
+
+def fused_vs_exact(path, x, y):
+    "An int8 model run with onnxruntime's fused integer kernels and exactly (graph optimizations off, as onnxruntime-web runs it)"
+    from emotion_nb.deploy import int16_pair_bound
+    from emotion_nb.runtime import OnnxClassifier
+    def probs(clf): return np.concatenate([clf.run(x[i:i + 64]) for i in range(0, len(x), 64)])
+    pf, pe = probs(OnnxClassifier(path)), probs(OnnxClassifier(path, exact=True))
+    return {'int16_pair_bound': int16_pair_bound(path), 'fused_accuracy': float((pf.argmax(1) == y).mean()),
+            'exact_accuracy': float((pe.argmax(1) == y).mean()), 'fused_vs_exact_top1_agreement': float((pf.argmax(1) == pe.argmax(1)).mean()),
+            'fused_vs_exact_max_abs_diff': float(np.abs(pf - pe).max())}
+
+def flip_confidence(fp32, int8, x):
+    "How sure the fp32 model was of the faces whose top class int8 changes, and of those it keeps (median top probability)"
+    from emotion_nb.runtime import OnnxClassifier
+    def probs(path): c = OnnxClassifier(path); return np.concatenate([c.run(x[i:i + 64]) for i in range(0, len(x), 64)])
+    p, q = probs(fp32), probs(int8)
+    flip = p.argmax(1) != q.argmax(1)
+    return {'flipped': int(flip.sum()), 'median_fp32_top_prob_flipped': float(np.median(p.max(1)[flip])) if flip.any() else None,
+            'median_fp32_top_prob_kept': float(np.median(p.max(1)[~flip]))}
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--data', default='fer2013')
@@ -94,6 +123,7 @@ def main():
     ver = verify_onnx(fp32, model_path, items_images(test.head(64))); print(verification_text(ver), flush=True)
     calib = calibration_items(a.data, a.n_calib)
     t = time.time(); int8 = quantize_int8(fp32, out/f'{tag}.int8.onnx', calib, method=a.calib_method); q_s = time.time() - t
+    int8_8bit = quantize_int8(fp32, out/f'{tag}.int8_8bit.onnx', calib, method=a.calib_method, reduce_range=False)
     dyn = quantize_dynamic_int8(fp32, out/f'{tag}.dyn.onnx')
     clf = OnnxClassifier(fp32)
     print(f"preprocessing {len(test)} PublicTest images ...", flush=True)
@@ -104,8 +134,11 @@ def main():
                 'PyTorch, dynamic int8 head': (torch_runner(dyn_head), state_dict_bytes(dyn_head)),
                 'onnxruntime fp32': (onnx_runner(fp32), fp32.stat().st_size),
                 'onnxruntime int8 static (QDQ)': (onnx_runner(int8), int8.stat().st_size),
+                'onnxruntime int8 static, 8-bit weights': (onnx_runner(int8_8bit), int8_8bit.stat().st_size),
                 'onnxruntime int8 dynamic': (onnx_runner(dyn), dyn.stat().st_size)}
     tab = compare_variants(variants, x, y, n_runs=a.n_runs)
+    weights = {'7-bit (reduce_range, the default)': fused_vs_exact(int8, x, y), '8-bit': fused_vs_exact(int8_8bit, x, y)}
+    for k, v in weights.items(): print(f"int8, {k} weights: {v}", flush=True)
     ref, q = tab.loc['PyTorch fp32 (eager)'], tab.loc['onnxruntime int8 static (QDQ)']
     targets = {'int8 >= 4x faster than PyTorch fp32 at batch 1': bool(q.speedup_b1 >= 4),
                'int8 >= 3.9x smaller': bool(q.smaller >= 3.9),
@@ -119,9 +152,11 @@ def main():
                      'valid_accuracy': m.get('valid', {}).get('accuracy')},
            'bench_size': meta.img_size, 'test_images': len(test), 'verification': ver, 'quantize_seconds': round(q_s, 1),
            'variants': tab.to_dict('index'), 'targets': targets,
+           'int8_weights': weights, 'int8_flips': flip_confidence(fp32, int8, x),
            'int8_calibration': {'method': a.calib_method, 'images': len(calib), 'compared': calib_tab.to_dict('index')},
            'machine': {'cpu_count': os.cpu_count(), 'platform': platform.platform(), 'torch': torch.__version__,
-                       'torch_threads': torch.get_num_threads(), 'onnxruntime': __import__('onnxruntime').__version__}}
+                       'torch_threads': torch.get_num_threads(), 'onnxruntime': __import__('onnxruntime').__version__,
+                       'cpu_int8': cpu_int8_kernels()}}
     Path(a.results).write_text(json.dumps(res, indent=1))
     pd.set_option('display.width', 200)
     print(tab.round(3).to_string())

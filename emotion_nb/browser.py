@@ -181,10 +181,7 @@ def check_try_page(folder, # a folder written by `build_try_page`
                   )->list[dict]:
     "Each example of the page, classified in headless Chromium and by `OnnxClassifier`: the two answers and their difference"
     folder = Path(folder)
-    clf, rows = OnnxClassifier(folder/'model.onnx'), []
-    import onnxruntime as ort  # the int8 graph computed exactly, as the browser does: onnxruntime's fused integer
-    so = ort.SessionOptions(); so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # kernels saturate on x86 CPUs without VNNI
-    clf.session = ort.InferenceSession(str(folder/'model.onnx'), so, providers=['CPUExecutionProvider'])
+    clf, rows = OnnxClassifier(folder/'model.onnx', exact=True), []  # the int8 graph computed as written, as the browser does
     srv, base = serve_folder(folder)
     try:
         for img in sorted((folder/'examples').glob('*.png')):

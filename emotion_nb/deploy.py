@@ -7,6 +7,7 @@ from __future__ import annotations
 import json, logging, re, sys, tempfile, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch, onnx, onnxruntime as ort
+from onnx import numpy_helper
 from onnxruntime.quantization import (quantize_static, quantize_dynamic, QuantFormat, QuantType, CalibrationDataReader,
                                       CalibrationMethod)
 from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -29,10 +30,10 @@ from .runtime import META_PREFIX, OnnxClassifier, onnx_session, read_metadata
 __all__ = ['QUANTIZE', 'DATA_TERMS', 'CARD_USE', 'CARD_LIMITS', 'onnx_metadata', 'set_metadata', 'WithProbs', 'export_graph',
            'export_onnx', 'items_images', 'output_agreement', 'verify_onnx', 'verification_text', 'calibration_items',
            'ImageCalibrationReader', 'mb', 'quantize_with', 'size_nodes', 'quantize_int8', 'quantize_dynamic_int8',
-           'torch_dynamic_head', 'latency_ms', 'state_dict_bytes', 'torch_runner', 'onnx_runner', 'predicted_classes',
-           'compare_variants', 'plot_variants', 'SoftVoteNet', 'export_ensemble', 'verify_ensemble', 'data_terms',
-           'card_evaluation', 'model_card', 'write_model_card', 'verify_images', 'export_model', 'emotion_export',
-           'deploy_report']
+           'torch_dynamic_head', 'int16_pair_bound', 'latency_ms', 'state_dict_bytes', 'torch_runner', 'onnx_runner',
+           'predicted_classes', 'compare_variants', 'plot_variants', 'SoftVoteNet', 'export_ensemble',
+           'verify_ensemble', 'data_terms', 'card_evaluation', 'model_card', 'write_model_card', 'verify_images',
+           'export_model', 'emotion_export', 'deploy_report']
 
 # %% ../nbs/05_deployment.ipynb #dc7834c1
 def onnx_metadata(meta:ModelMeta, # from `load_model`
@@ -200,6 +201,7 @@ def quantize_int8(onnx_path, # fp32 model written by `export_onnx`
                   n:int=256, # calibration images (when `calib` is a dataset)
                   per_channel:bool=True, # one scale per output channel of each convolution
                   method:str='minmax', # calibration: 'minmax', 'percentile' or 'entropy'
+                  reduce_range:bool=True, # 7-bit weights, so that x86 CPUs without VNNI cannot overflow (see `int16_pair_bound`)
                  )->Path:
     "Static int8 quantization for CNNs: `quant_pre_process`, then QDQ with per-channel weights, calibrated on real images"
     clf = OnnxClassifier(onnx_path)
@@ -213,10 +215,10 @@ def quantize_int8(onnx_path, # fp32 model written by `export_onnx`
         g = onnx.load(pre)  # the softmax stays float: quantized, probabilities would come in steps of 1/255
         try: quantize_static(pre, out, ImageCalibrationReader(clf, images), quant_format=QuantFormat.QDQ,
                              nodes_to_exclude=size_nodes(g) + [n.name for n in g.graph.node if n.op_type == 'Softmax'],
-                             per_channel=per_channel, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                             per_channel=per_channel, reduce_range=reduce_range, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                              calibrate_method=methods[method], extra_options={'ActivationSymmetric': False, 'WeightSymmetric': True})
         finally: root.setLevel(level)
-    return quantize_with(static, onnx_path, out, f"int8 static, QDQ, {'per-channel' if per_channel else 'per-tensor'} weights, "
+    return quantize_with(static, onnx_path, out, f"int8 static, QDQ, {'per-channel' if per_channel else 'per-tensor'} {7 if reduce_range else 8}-bit weights, "
                                                  f"{method} calibration on {len(images)} images")
 
 # %% ../nbs/05_deployment.ipynb #59e16aee
@@ -233,6 +235,15 @@ def torch_dynamic_head(model:nn.Module)->nn.Module:
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         return torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
+
+# %% ../nbs/05_deployment.ipynb #8b06a0f0
+def int16_pair_bound(onnx_path, # an int8 model written by `quantize_int8`
+                    )->int:
+    "Largest sum of two uint8 x int8 products the model's weights allow: above 32,767 it overflows x86's 16-bit pair sums"
+    m = onnx.load(str(onnx_path))
+    w = [numpy_helper.to_array(t) for t in m.graph.initializer if t.data_type == onnx.TensorProto.INT8 and len(t.dims) > 1]
+    if not w: raise ValueError(f"{onnx_path}: no int8 weights (write the model with quantize_int8)")
+    return 255 * 2 * max(int(np.abs(a.astype(np.int16)).max()) for a in w)
 
 # %% ../nbs/05_deployment.ipynb #de4f9b63
 def latency_ms(fn, # runs one batch
@@ -526,4 +537,6 @@ def deploy_report(path)->tuple:
     fig = plot_variants(t, f"{m.get('arch', 'resnet18')} at {dep['bench_size']} px on {dep['machine']['cpu_count']} CPU cores "
                            f"(model: PublicTest accuracy {m['test_accuracy']:.1%}, macro-F1 {m['test_macro_f1']:.2f})")
     met = '; '.join(f"{k}: {'met' if v else 'NOT met'}" for k, v in dep['targets'].items())
-    return t, fig, f"{m['path']} ({m['trained']}), {dep['test_images']} PublicTest images. {met}"
+    bits = '7-bit' if 'int8_weights' in dep else '8-bit (measured before 7-bit weights became the default)'
+    cpu = dep['machine'].get('cpu_int8', 'not recorded')
+    return t, fig, f"{m['path']} ({m['trained']}), {dep['test_images']} PublicTest images; int8 static weights: {bits}; CPU int8 instructions: {cpu}. {met}"
