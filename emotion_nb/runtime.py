@@ -28,14 +28,14 @@ def read_metadata(path)->dict:
 # %% ../nbs/05a_runtime.ipynb #b51f9345
 def onnx_session(path, # an .onnx file
                  threads:int|None=None, # intra-op threads (default: onnxruntime's, all cores)
-                 exact:bool=False, # graph optimizations off: every op computed as written, no fused int8 kernels (as onnxruntime-web runs it)
+                 optimize:bool=True, # False: graph optimizations off, every op run as written (no fused int8 kernels)
                 )->ort.InferenceSession:
     "An onnxruntime CPU session for `path`, refusing files that are not ONNX models"
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"{path}: no such model file")
     so = ort.SessionOptions()
     if threads: so.intra_op_num_threads = threads
-    if exact: so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    if not optimize: so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     so.log_severity_level = 3
     try: return ort.InferenceSession(str(path), so, providers=['CPUExecutionProvider'])
     except Exception as e:
@@ -62,9 +62,9 @@ class OnnxClassifier:
     "An onnxruntime session with the model's classes and its training-time preprocessing: paths, PIL images or arrays in, labels out"
     def __init__(self, path, # an .onnx file written by `export_onnx` (or `export_ensemble`, `quantize_int8`)
                  threads:int|None=None, # intra-op threads
-                 exact:bool=False, # graph optimizations off (see `onnx_session`)
+                 optimize:bool=True, # False: graph optimizations off (see `onnx_session`)
                 ):
-        self.path, self.session = Path(path), onnx_session(path, threads, exact)
+        self.path, self.session = Path(path), onnx_session(path, threads, optimize)
         self.meta = read_metadata(path)
         if 'classes' not in self.meta:
             raise ValueError(f"{path}: an ONNX model without emotion_nb metadata (classes, preprocessing); export it with export_onnx")
