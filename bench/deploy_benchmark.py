@@ -72,12 +72,15 @@ def cpu_int8_kernels()->str:
     have = [f for f in ('avx512_vnni', 'avx_vnni') if f in flags]
     return ('VNNI (' + ', '.join(have) + ')') if have else ('no VNNI (AVX2 only)' if 'avx2' in flags else 'no VNNI, no AVX2')
 
+def batch_probs(clf, x, bs:int=64):
+    "Probabilities of an `OnnxClassifier` for preprocessed images `x`, in batches"
+    return np.concatenate([clf.run(x[i:i + bs]) for i in range(0, len(x), bs)])
+
 def fused_vs_unfused(path, x, y):
     "An int8 model run with onnxruntime's fused integer kernels and unfused (graph optimizations off: every operator as the file writes it, dequantized to floats)"
     from emotion_nb.deploy import int16_pair_bound
     from emotion_nb.runtime import OnnxClassifier
-    def probs(clf): return np.concatenate([clf.run(x[i:i + 64]) for i in range(0, len(x), 64)])
-    pf, pe = probs(OnnxClassifier(path)), probs(OnnxClassifier(path, optimize=False))
+    pf, pe = batch_probs(OnnxClassifier(path), x), batch_probs(OnnxClassifier(path, optimize=False), x)
     return {'int16_pair_bound': int16_pair_bound(path), 'fused_accuracy': float((pf.argmax(1) == y).mean()),
             'unfused_accuracy': float((pe.argmax(1) == y).mean()), 'fused_vs_unfused_top1_agreement': float((pf.argmax(1) == pe.argmax(1)).mean()),
             'fused_vs_unfused_max_abs_diff': float(np.abs(pf - pe).max())}
@@ -85,8 +88,7 @@ def fused_vs_unfused(path, x, y):
 def flip_confidence(fp32, int8, x):
     "How sure the fp32 model was of the faces whose top class int8 changes, and of those it keeps (median top probability)"
     from emotion_nb.runtime import OnnxClassifier
-    def probs(path): c = OnnxClassifier(path); return np.concatenate([c.run(x[i:i + 64]) for i in range(0, len(x), 64)])
-    p, q = probs(fp32), probs(int8)
+    p, q = batch_probs(OnnxClassifier(fp32), x), batch_probs(OnnxClassifier(int8), x)
     flip = p.argmax(1) != q.argmax(1)
     return {'flipped': int(flip.sum()), 'median_fp32_top_prob_flipped': float(np.median(p.max(1)[flip])) if flip.any() else None,
             'median_fp32_top_prob_kept': float(np.median(p.max(1)[~flip]))}
