@@ -35,6 +35,11 @@ several sessions (--only / --skip) and every notebook figure is read from that f
   recipe_sbs which settings should `emotion_train --max-minutes 45` pick? The default recipe against the Learner closer
             to the loop (bench/recipe_loop_matched.yaml), trained at the same time, one thread each, --sbs-minutes each,
             once per seed of --race-seeds: a race is run on one host, so both sides get the same machine
+  full_race the same two (the default recipe and the Learner closer to the loop) one after the other with every thread,
+            --minutes each, seed --full-race-seed, on one host: the issue's own conditions (2 threads, 45 minutes), and
+            either of them with the bigger EfficientNet-Lite1 or Lite2 (--full-race-sides recipe_lite2, ...); a side
+            already run on this host for this budget and seed is kept, so the two can be run in separate sessions;
+            seed 42 is saved as `full_race`, another seed as `full_race_<seed>`
   baseline  emotion_train --data FER2013 --config bench/baseline.yaml --max-minutes 45   (small CNN, plain training)
   member2   the recipe again with --seed 7: the second member of a two-model ensemble
   ensemble  bench/fer_ensemble.py on recipe + member2 (soft, hard and weighted votes on PublicTest)
@@ -50,7 +55,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-PARTS = ['rescore', 'throughput', 'sweep', 'recipe', 'small_crop', 'small_crop_lr', 'full_train', 'loop_settings', 'scratch', 'sidebyside', 'loop_sbs', 'loop_full', 'loop_clean', 'loop_matched', 'recipe_sbs', 'baseline', 'member2', 'ensemble', 'curve', 'ckplus']
+PARTS = ['rescore', 'throughput', 'sweep', 'recipe', 'small_crop', 'small_crop_lr', 'full_train', 'loop_settings', 'scratch', 'sidebyside', 'loop_sbs', 'loop_full', 'loop_clean', 'loop_matched', 'recipe_sbs', 'full_race', 'baseline', 'member2', 'ensemble', 'curve', 'ckplus']
 
 def run(*args, log=None):
     "Run a console script, echoing the end of its output (and writing all of it to `log`)"
@@ -137,6 +142,17 @@ def recipe_race(fer, out, minutes, seed)->dict:
     wall = run_at_once(cmds, out, f'race_{seed}')
     return {'seed': seed, **{k: {**run_record(dirs[k], wall[k], ' '.join(map(str, cmds[k]))), 'threads': 1,
                                  'test': evaluate(dirs[k]/'model.pth', fer), 'test_last_epoch': last_epoch_test(dirs[k], fer)} for k in cmds}}
+
+FULL_RACE_SIDES = [f'{k}{a}' for a in ('', '_lite1', '_lite2') for k in ('loop_matched', 'recipe')]
+
+def full_race_side(fer, out, minutes, seed, side)->dict:
+    "One side of `full_race` (`recipe` or `loop_matched`, `_lite1`/`_lite2`: with that backbone), trained with every thread; PublicTest of best and final weights"
+    settings, _, lite = side.partition('_lite')
+    flags = [] if settings == 'recipe' else ['--config', ROOT/'bench'/'recipe_loop_matched.yaml']
+    if lite: flags += ['--arch', f'efficientnet_lite{lite}']
+    r = train_cli(f'full_{seed}_{side}', fer, out, '--max-minutes', minutes, '--seed', seed, *flags)
+    import torch
+    return {**r, 'threads': torch.get_num_threads()}
 
 def curve_point(ds, frac, start, minutes, out):
     "One point of the learning curve: `frac` of the training faces, ImageNet or scratch, `minutes` of training"
@@ -262,6 +278,8 @@ def main():
     ap.add_argument('--sweep-minutes', type=float, default=15, help='time budget of each input size in the sweep')
     ap.add_argument('--sbs-minutes', type=float, default=15, help='time budget of each side-by-side run (one thread each)')
     ap.add_argument('--race-seeds', type=int, nargs='*', default=[42, 7], help='seeds of the recipe_sbs races')
+    ap.add_argument('--full-race-seed', type=int, default=42, help='seed of the full_race runs')
+    ap.add_argument('--full-race-sides', nargs='*', default=['loop_matched', 'recipe'], choices=FULL_RACE_SIDES, help='sides of full_race to run, in order (a _lite1/_lite2 side: the same settings with that backbone)')
     ap.add_argument('--curve-minutes', type=float, default=10, help='time budget of each learning-curve point')
     ap.add_argument('--tp-batches', type=int, default=120, help='timed training steps of each throughput measurement')
     ap.add_argument('--tp-repeats', type=int, default=2, help='throughput measurements of each setting')
@@ -328,6 +346,13 @@ def main():
         if (rs.get('host'), rs.get('minutes')) != (host, a.sbs_minutes): rs = res['recipe_sbs'] = {'host': host, 'minutes': a.sbs_minutes, 'races': []}
         for seed in a.race_seeds:  # saved race by race; a seed already raced on this host for this budget is kept
             if seed not in [r['seed'] for r in rs['races']]: rs['races'].append(recipe_race(fer, out, a.sbs_minutes, seed)); save()
+    if 'full_race' in parts:  # seed 42 under `full_race`, another seed under `full_race_<seed>`
+        key = 'full_race' if a.full_race_seed == 42 else f'full_race_{a.full_race_seed}'
+        fr = res.get(key, {})
+        if (fr.get('host'), fr.get('minutes'), fr.get('seed')) != (host, a.minutes, a.full_race_seed):
+            fr = res[key] = {'host': host, 'minutes': a.minutes, 'seed': a.full_race_seed}
+        for side in a.full_race_sides:  # saved side by side
+            if side not in fr: fr[side] = full_race_side(fer, out, m, a.full_race_seed, side); save()
     if 'baseline' in parts:
         res['baseline'] = train_cli('fer_baseline', fer, out, '--config', ROOT/'bench'/'baseline.yaml', '--max-minutes', m); save()
     if 'member2' in parts: res['member2'] = train_cli('fer_member2', fer, out, '--seed', 7, '--max-minutes', m); save()

@@ -39,9 +39,9 @@ def batch_view(x:torch.Tensor, crop:int|None=None)->torch.Tensor:
 def lite0(n_classes:int)->torch.nn.Module:
     "timm's EfficientNet-Lite0 with the packaged ImageNet weights and a new linear classifier"
     import timm
-    from emotion_nb.models import lite0_imagenet_state_dict
+    from emotion_nb.models import lite_imagenet_state_dict
     m = timm.create_model('tf_efficientnet_lite0', pretrained=False)
-    m.load_state_dict(lite0_imagenet_state_dict())
+    m.load_state_dict(lite_imagenet_state_dict(0))
     m.reset_classifier(n_classes)
     return m.to(memory_format=torch.channels_last)
 
