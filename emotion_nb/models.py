@@ -19,7 +19,7 @@ from fastai.vision.all import LinBnDrop, imagenet_stats, L
 # %% auto #0
 __all__ = ['ARCHS', 'tvm', 'LITE0_DEPTHS', 'Arch', 'register_arch', 'resnet_body', 'features_body', 'SmallCNN', 'FerCNN',
            'get_arch', 'EmotionHead', 'n_features', 'EmotionNet', 'emotion_splitter', 'WeightsUnavailable',
-           'weights_enum', 'weights_file', 'imagenet_state_dict', 'lite0_name', 'map_state_dict',
+           'weights_enum', 'weights_file', 'imagenet_state_dict', 'lite_name', 'map_state_dict',
            'lite_imagenet_state_dict', 'tf_efficientnet_lite', 'timm_efficientnet_body']
 
 # %% ../nbs/01a_models.ipynb #134c40be
@@ -180,18 +180,18 @@ _LITE0_TOP = {'_conv_stem': 'conv_stem', '_bn0': 'bn1', '_conv_head': 'conv_head
 _LITE0_DS = {'_depthwise_conv': 'conv_dw', '_bn1': 'bn1', '_project_conv': 'conv_pw', '_bn2': 'bn2'}  # stage 0: no expansion
 _LITE0_IR = {'_expand_conv': 'conv_pw', '_bn0': 'bn1', '_depthwise_conv': 'conv_dw', '_bn1': 'bn2', '_project_conv': 'conv_pwl', '_bn2': 'bn3'}
 
-def lite0_name(key:str, # an EfficientNet-PyTorch weight name, e.g. '_blocks.3._bn1.weight'
-               depths=LITE0_DEPTHS, # blocks per stage
-              )->str:
-    "timm's `tf_efficientnet_lite0` name for an EfficientNet-PyTorch weight name"
+def lite_name(key:str, # an EfficientNet-PyTorch weight name, e.g. '_blocks.3._bn1.weight'
+              depths=LITE0_DEPTHS, # blocks per stage
+             )->str:
+    "timm's `tf_efficientnet_liteN` name for an EfficientNet-PyTorch weight name (`depths`: Lite0's by default)"
     head, *rest = key.split('.')
     if head in _LITE0_TOP: return '.'.join([_LITE0_TOP[head], *rest])
-    if head != '_blocks' or len(rest) < 3: raise KeyError(f"{key}: not an EfficientNet-Lite0 weight name")
+    if head != '_blocks' or len(rest) < 3: raise KeyError(f"{key}: not an EfficientNet-Lite weight name")
     n, layer, *param = rest
     starts = [0, *accumulate(depths)]
     s = bisect_right(starts, int(n)) - 1
     table = _LITE0_DS if s == 0 else _LITE0_IR
-    if layer not in table or s >= len(depths): raise KeyError(f"{key}: no such layer in EfficientNet-Lite0")
+    if layer not in table or s >= len(depths): raise KeyError(f"{key}: no such layer in EfficientNet-Lite")
     return '.'.join(['blocks', str(s), str(int(n) - starts[s]), table[layer], *param])
 
 
@@ -227,7 +227,7 @@ def lite_imagenet_state_dict(version:int=0, # EfficientNet-Lite0, 1 or 2
     src = torch.load(fn, map_location='cpu', weights_only=True)
     model = tf_efficientnet_lite(version)
     depths = tuple(len(stage) for stage in model.blocks)  # blocks per stage, read off timm's model
-    return map_state_dict(src, partial(lite0_name, depths=depths), model.state_dict(), what=fn)
+    return map_state_dict(src, partial(lite_name, depths=depths), model.state_dict(), what=fn)
 
 
 # %% ../nbs/01a_models.ipynb #f5318b15
