@@ -10,7 +10,8 @@ several sessions (--only / --skip) and every notebook figure is read from that f
             crops against crops of whole batches of in-memory tensors (the default), and the plain loop's step
             (bench/plain_loop.py) on the same faces, alternated --tp-repeats times: a few minutes
   sweep     ImageNet EfficientNet-Lite0 at 48, 64 and 96 px, --sweep-minutes each: which input size fits the budget
-  recipe    emotion_train --data FER2013 --max-minutes 45           (no other flag: the defaults decide)
+  recipe    emotion_train --data FER2013 --recipe fine_tune --max-minutes 45   (fine_tune was emotion_train's default until
+            full_race; the data decide the rest)
   small_crop  the recipe with bench/recipe_small_crop.yaml: batches of 64, each training face a random 44 px crop of
             the 64 px image, not resized (`small_crop`); small_crop_lr: the same with the backbone at lr 1e-3 (recipe_small_crop_lr.yaml)
   full_train  the recipe with 5% of the training faces for validation instead of 20% (bench/recipe_full_train.yaml)
@@ -39,13 +40,18 @@ several sessions (--only / --skip) and every notebook figure is read from that f
             --minutes each, seed --full-race-seed, on one host: the issue's own conditions (2 threads, 45 minutes), and
             either of them with the bigger EfficientNet-Lite1 or Lite2 (--full-race-sides recipe_lite2, ...); a side
             already run on this host for this budget and seed is kept, so the two can be run in separate sessions;
-            seed 42 is saved as `full_race`, another seed as `full_race_<seed>`
+            seed 42 is saved as `full_race`, another seed as `full_race_<seed>`; the `default` side runs emotion_train
+            with no flag but the budget and seed, to check that the data pick the winner (RECIPES['full'] is the loop-matched
+            settings)
   baseline  emotion_train --data FER2013 --config bench/baseline.yaml --max-minutes 45   (small CNN, plain training)
-  member2   the recipe again with --seed 7: the second member of a two-model ensemble
+  member2   the fine_tune recipe again with --seed 7: the second member of a two-model ensemble
   ensemble  bench/fer_ensemble.py on recipe + member2 (soft, hard and weighted votes on PublicTest)
   curve     learning curve: 1%, 5%, 20% and 100% of the training faces, ImageNet against scratch, --curve-minutes each
   ckplus    CK+48, subject-grouped 5-fold cross-validation, --ck-epochs each, for four starts: ImageNet -> CK+,
             FER2013 -> CK+ (the scratch model), ImageNet -> FER2013 -> CK+ (the recipe model) and scratch
+  recipe_choice  is pick_recipe's data-size rule right? The `full` recipe from ImageNet where `fine_tune` was measured
+            on less data: CK+48's five folds (--ck-epochs each) and the learning curve's fractions of FER2013
+            (--curve-minutes each, on the same faces and validation split as the curve's fine_tune points)
 
 PublicTest (the Kaggle layout's test folder) is the test split; the validation split is carved from the training faces.
 Uses CUDA when present. Not a test: most of a day on a 2-core CPU for everything; run it on an otherwise idle machine,
@@ -55,7 +61,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-PARTS = ['rescore', 'throughput', 'sweep', 'recipe', 'small_crop', 'small_crop_lr', 'full_train', 'loop_settings', 'scratch', 'sidebyside', 'loop_sbs', 'loop_full', 'loop_clean', 'loop_matched', 'recipe_sbs', 'full_race', 'baseline', 'member2', 'ensemble', 'curve', 'ckplus']
+PARTS = ['rescore', 'throughput', 'sweep', 'recipe', 'small_crop', 'small_crop_lr', 'full_train', 'loop_settings', 'scratch', 'sidebyside', 'loop_sbs', 'loop_full', 'loop_clean', 'loop_matched', 'recipe_sbs', 'full_race', 'baseline', 'member2', 'ensemble', 'curve', 'ckplus', 'recipe_choice']
 
 def run(*args, log=None):
     "Run a console script, echoing the end of its output (and writing all of it to `log`)"
@@ -117,7 +123,7 @@ def side_by_side(fer, out, minutes)->dict:
     "ImageNet Lite0 (the recipe) and the from-scratch CNN trained at once, one thread each, `minutes` each; PublicTest scores"
     dirs = {start: out/f'sbs_{start}' for start in ('imagenet', 'scratch')}
     for d in dirs.values(): shutil.rmtree(d, ignore_errors=True)
-    cmds = {'imagenet': ['emotion_train', '--data', fer, '--out', dirs['imagenet'], '--max-minutes', minutes],
+    cmds = {'imagenet': ['emotion_train', '--data', fer, '--out', dirs['imagenet'], '--max-minutes', minutes, '--recipe', 'fine_tune'],
             'scratch': ['emotion_train', '--data', fer, '--out', dirs['scratch'], '--max-minutes', minutes, '--pretrained', 'none']}
     wall = run_at_once(cmds, out, 'sbs')
     return {k: {**run_record(dirs[k], wall[k], ' '.join(map(str, cmds[k]))), 'threads': 1, 'test': evaluate(dirs[k]/'model.pth', fer)} for k in cmds}
@@ -135,7 +141,7 @@ def loop_side_by_side(fer, out, minutes)->dict:
 
 def recipe_race(fer, out, minutes, seed)->dict:
     "The default recipe and the loop-matched settings, at once, one thread each, with seed `seed`; PublicTest of best and final weights"
-    cfgs = {'recipe': [], 'loop_matched': ['--config', ROOT/'bench'/'recipe_loop_matched.yaml']}
+    cfgs = {'recipe': ['--recipe', 'fine_tune'], 'loop_matched': ['--config', ROOT/'bench'/'recipe_loop_matched.yaml']}
     dirs = {k: out/f'race_{seed}_{k}' for k in cfgs}
     for d in dirs.values(): shutil.rmtree(d, ignore_errors=True)
     cmds = {k: ['emotion_train', '--data', fer, '--out', dirs[k], '--max-minutes', minutes, '--seed', seed, *c] for k, c in cfgs.items()}
@@ -143,26 +149,27 @@ def recipe_race(fer, out, minutes, seed)->dict:
     return {'seed': seed, **{k: {**run_record(dirs[k], wall[k], ' '.join(map(str, cmds[k]))), 'threads': 1,
                                  'test': evaluate(dirs[k]/'model.pth', fer), 'test_last_epoch': last_epoch_test(dirs[k], fer)} for k in cmds}}
 
-FULL_RACE_SIDES = [f'{k}{a}' for a in ('', '_lite1', '_lite2') for k in ('loop_matched', 'recipe')]
+FULL_RACE_SIDES = [f'{k}{a}' for a in ('', '_lite1', '_lite2') for k in ('loop_matched', 'recipe')] + ['default']
 
 def full_race_side(fer, out, minutes, seed, side)->dict:
-    "One side of `full_race` (`recipe` or `loop_matched`, `_lite1`/`_lite2`: with that backbone), trained with every thread; PublicTest of best and final weights"
+    "One side of `full_race` (`recipe`, `loop_matched` or `default`, `_lite1`/`_lite2`: with that backbone), trained with every thread; PublicTest of best and final weights"
     settings, _, lite = side.partition('_lite')
-    flags = [] if settings == 'recipe' else ['--config', ROOT/'bench'/'recipe_loop_matched.yaml']
+    flags = {'recipe': ['--recipe', 'fine_tune'], 'default': [], 'loop_matched': ['--config', ROOT/'bench'/'recipe_loop_matched.yaml']}[settings]
     if lite: flags += ['--arch', f'efficientnet_lite{lite}']
     r = train_cli(f'full_{seed}_{side}', fer, out, '--max-minutes', minutes, '--seed', seed, *flags)
     import torch
     return {**r, 'threads': torch.get_num_threads()}
 
-def curve_point(ds, frac, start, minutes, out):
-    "One point of the learning curve: `frac` of the training faces, ImageNet or scratch, `minutes` of training"
+def curve_point(ds, frac, start, minutes, out, recipe='fine_tune'):
+    "One point of the learning curve: `frac` of the training faces, ImageNet or scratch, `minutes` of training with `recipe`"
     from emotion_nb.data import stratified_subset
     from emotion_nb.train import train
-    from emotion_nb.learner import TrainConfig
+    from emotion_nb.learner import recipe_config
     sub = stratified_subset(ds, {'train': frac}) if frac < 1 else ds
     t = time.time()
-    r = train(sub, out/f'curve_{start}_{frac}', TrainConfig(pretrained=start, max_minutes=minutes), verbose=False)
-    return {'fraction': frac, 'start': start, 'train_images': r.metrics['train_images'], 'epochs_run': r.metrics['epochs_run'],
+    d = out/(f'curve_{start}_{frac}' if recipe == 'fine_tune' else f'curve_{recipe}_{start}_{frac}')
+    r = train(sub, d, recipe_config(recipe, pretrained=start, max_minutes=minutes), verbose=False)
+    return {'fraction': frac, 'start': start, 'recipe': recipe, 'train_images': r.metrics['train_images'], 'epochs_run': r.metrics['epochs_run'],
             'arch': r.metrics['arch'], 'img_size': r.metrics['img_size'], 'seconds': round(time.time() - t, 1),
             'valid_accuracy': r.metrics['valid']['accuracy'], 'test_accuracy': r.metrics['test']['accuracy'],
             'test_macro_f1': r.metrics['test']['macro_f1']}
@@ -182,24 +189,24 @@ def source_run(model:Path)->dict:
     return {'arch': m['arch'], 'img_size': m['img_size'], 'max_minutes': m['config'].get('max_minutes'), 'epochs_run': m['epochs_run'],
             'test_accuracy': m.get('test', {}).get('accuracy')}
 
-def ckplus_cv(ck_src, starts, epochs, out, res=None, save=lambda: None):
-    "Subject-grouped 5-fold cross-validation on CK+48 for each start (saved as each finishes; a start already run from the same model is kept)"
+def ckplus_cv(ck_src, starts, epochs, out, res=None, save=lambda: None, recipes=None):
+    "Subject-grouped 5-fold cross-validation on CK+48 for each start, with its recipe (`recipes`, default fine_tune); saved as each finishes, a start already run from the same model is kept"
     import numpy as np
     from emotion_nb.data import load_dataset
     from emotion_nb.train import train
-    from emotion_nb.learner import TrainConfig
-    ck, res = load_dataset(ck_src), {} if res is None else res
+    from emotion_nb.learner import recipe_config
+    ck, res, recipes = load_dataset(ck_src), {} if res is None else res, recipes or {}
     for name, pretrained in starts.items():
-        src, done = (source_run(pretrained) if isinstance(pretrained, Path) else None), res.get(name, {})
-        if (done.get('epochs'), done.get('pretrained'), done.get('source')) == (epochs, str(pretrained), src): continue  # run from this very start
+        src, done, recipe = (source_run(pretrained) if isinstance(pretrained, Path) else None), res.get(name, {}), recipes.get(name, 'fine_tune')
+        if (done.get('epochs'), done.get('pretrained'), done.get('source'), done.get('recipe', 'fine_tune')) == (epochs, str(pretrained), src, recipe): continue  # run from this very start
         folds = []
         for i, ds in enumerate(ck_folds(ck)):
-            r = train(ds, out/f'ck_{name}_{i}', TrainConfig(pretrained=str(pretrained), epochs=epochs), verbose=False)
+            r = train(ds, out/f'ck_{name}_{i}', recipe_config(recipe, pretrained=str(pretrained), epochs=epochs), verbose=False)
             folds.append({'fold': i, 'n_valid': r.metrics['valid']['n'], 'best_accuracy': r.metrics['valid']['accuracy'],
                           'last_accuracy': float(r.history.accuracy.iloc[-1]), 'macro_f1': r.metrics['valid']['macro_f1'],
                           'arch': r.metrics['arch'], 'img_size': r.metrics['img_size']})
         last = np.array([f['last_accuracy'] for f in folds]); best = np.array([f['best_accuracy'] for f in folds])
-        res[name] = {'pretrained': str(pretrained), 'source': src, 'epochs': epochs, 'folds': folds, 'last_mean': float(last.mean()), 'last_std': float(last.std(ddof=1)),
+        res[name] = {'pretrained': str(pretrained), 'source': src, 'recipe': recipe, 'epochs': epochs, 'folds': folds, 'last_mean': float(last.mean()), 'last_std': float(last.std(ddof=1)),
                      'best_mean': float(best.mean()), 'best_std': float(best.std(ddof=1))}
         print(f"CK+ {name}: last-epoch accuracy {last.mean():.3f} +- {last.std(ddof=1):.3f}", flush=True)
         save()
@@ -318,8 +325,8 @@ def main():
     if 'sweep' in parts:
         res['sweep'], res['sweep_minutes'] = {}, a.sweep_minutes
         for px in (48, 64, 96):  # saved size by size
-            res['sweep'][str(px)] = train_cli(f'sweep_{px}', fer, out, '--img-size', px, '--max-minutes', a.sweep_minutes); save()
-    if 'recipe' in parts: res['recipe'] = train_cli('fer_recipe', fer, out, '--max-minutes', m); save()
+            res['sweep'][str(px)] = train_cli(f'sweep_{px}', fer, out, '--recipe', 'fine_tune', '--img-size', px, '--max-minutes', a.sweep_minutes); save()
+    if 'recipe' in parts: res['recipe'] = train_cli('fer_recipe', fer, out, '--recipe', 'fine_tune', '--max-minutes', m); save()
     for part in ('small_crop', 'small_crop_lr', 'full_train', 'loop_settings'):  # variants of the recipe, each from its config file
         if part in parts:
             res[f'recipe_{part}'] = train_cli(f'fer_recipe_{part}', fer, out, '--config', ROOT/'bench'/f'recipe_{part}.yaml', '--max-minutes', m); save()
@@ -355,7 +362,7 @@ def main():
             if side not in fr: fr[side] = full_race_side(fer, out, m, a.full_race_seed, side); save()
     if 'baseline' in parts:
         res['baseline'] = train_cli('fer_baseline', fer, out, '--config', ROOT/'bench'/'baseline.yaml', '--max-minutes', m); save()
-    if 'member2' in parts: res['member2'] = train_cli('fer_member2', fer, out, '--seed', 7, '--max-minutes', m); save()
+    if 'member2' in parts: res['member2'] = train_cli('fer_member2', fer, out, '--recipe', 'fine_tune', '--seed', 7, '--max-minutes', m); save()
     if 'ensemble' in parts:
         run(sys.executable, ROOT/'bench'/'fer_ensemble.py', '--fer', fer, '--runs', out,
             '--model', out/'fer_recipe'/'model.pth', '--model', out/'fer_member2'/'model.pth')
@@ -372,6 +379,14 @@ def main():
         res['ck_epochs'] = a.ck_epochs
         res['ckplus_cv'] = ckplus_cv(str(find_data(a.ckplus) or a.ckplus), starts, a.ck_epochs, out, res.setdefault('ckplus_cv', {}), save)
         save()
+    if 'recipe_choice' in parts:  # `full` from ImageNet on the data where `fine_tune` was measured: does the size rule hold?
+        rc = res.setdefault('recipe_choice', {})
+        rc['ckplus'] = ckplus_cv(str(find_data(a.ckplus) or a.ckplus), {'imagenet_full': 'imagenet'}, a.ck_epochs, out,
+                                 rc.setdefault('ckplus', {}), save, recipes={'imagenet_full': 'full'})
+        if rc.get('curve_minutes') != a.curve_minutes: rc['curve'], rc['curve_minutes'] = [], a.curve_minutes
+        ds, done = load_dataset(fer), {r['fraction'] for r in rc['curve']}
+        for f in (0.01, 0.05, 0.2, 1.0):
+            if f not in done: rc['curve'].append(curve_point(ds, f, 'imagenet', a.curve_minutes, out, 'full')); save()  # point by point
     print(f"wrote {res_path}")
 
 if __name__ == '__main__': main()

@@ -19,8 +19,9 @@ from .loaders import class_counts, class_weights, emotion_dataloaders, item_imag
 from .models import EmotionNet, emotion_splitter, get_arch, imagenet_state_dict
 
 # %% auto #0
-__all__ = ['CKPT_FORMAT', 'STALE_SETTINGS', 'IMAGENET_MIN_SIZE', 'STAGES', 'METRIC_NAMES', 'AUGMENT', 'SMALL_CROP', 'OPTIMIZERS',
-           'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'TrainConfig', 'save_config', 'load_config',
+__all__ = ['CKPT_FORMAT', 'STALE_SETTINGS', 'RECIPES', 'FULL_RECIPE_MIN_IMAGES', 'IMAGENET_MIN_SIZE', 'STAGES', 'METRIC_NAMES',
+           'AUGMENT', 'SMALL_CROP', 'OPTIMIZERS', 'CheckpointError', 'save_checkpoint', 'load_checkpoint',
+           'TrainConfig', 'recipe_config', 'pick_recipe', 'save_config', 'read_settings', 'load_config',
            'baseline_config', 'native_size', 'check_augmentation', 'resolve_config', 'group_lrs', 'lr_schedule',
            'ProgressiveUnfreeze', 'SeedEachEpoch', 'TrainAccuracy', 'TimeBudget', 'FakeClock', 'rng_state',
            'set_rng_state', 'opt_state', 'load_opt_state', 'EmotionLearner', 'Resume', 'replay_tracker',
@@ -102,6 +103,15 @@ class TrainConfig:
     seed:int = 42 # seed of everything random
     max_minutes:float|None = None # time budget: stop cleanly when it is spent, keeping the best checkpoint
 
+# %% ../nbs/01b_learner.ipynb #a7c1e002
+RECIPES = {  # the settings each recipe changes from `TrainConfig`'s defaults
+    'fine_tune': {},  # the defaults: frozen start, discriminative learning rates, a two-layer head, SGDR, early stopping
+    'full': dict(bs=64, hidden=[], dropout=0., lr_backbone=1e-3, lr_head=1e-3, unfreeze=[0, 0], wd=0.05, clip=0.,
+                 schedule='one_cycle', warmup_epochs=0.65,  # 3% of the steps of the ~21 epochs 45 minutes bought where it was tuned
+                 patience=100,  # no early stopping: the one cycle is built to end with the run
+                 fastai_aug='small_crop', valid_pct=0.01),
+}
+
 # %% ../nbs/01b_learner.ipynb #3e807ce1
 @patch(cls_method=True)
 def from_dict(cls:TrainConfig, d:dict, # settings by name
@@ -109,12 +119,36 @@ def from_dict(cls:TrainConfig, d:dict, # settings by name
              ):
     "A config from a dict, refusing unknown keys"
     names = [f.name for f in fields(cls)]
+    if 'recipe' in d:  # a named starting point; the other keys win over it
+        if d['recipe'] not in RECIPES: raise ValueError(f"{source}: unknown recipe {d['recipe']!r}; known: {', '.join(RECIPES)}")
+        d = {**copy.deepcopy(RECIPES[d['recipe']]), **{k: v for k, v in d.items() if k != 'recipe'}}
     d = {k: v for k, v in d.items() if k not in STALE_SETTINGS}  # settings of older versions, now gone
     if 'augment' in d: d = {**{k: v for k, v in d.items() if k != 'augment'}, 'fastai_aug': d['augment']}  # its old name, beside `aug`
     if d.get('fastai_aug') == 'default': d = {**d, 'fastai_aug': 'batch'}  # the old name of the batch augmentation
     bad = sorted(set(d) - set(names))
     if bad: raise ValueError(f"{source}: unknown setting(s) {', '.join(bad)}; known: {', '.join(names)}")
     return cls(**d)
+
+# %% ../nbs/01b_learner.ipynb #a7c1e003
+def recipe_config(name:str='fine_tune', # a key of `RECIPES`
+                  **settings, # settings that win over the recipe's
+                 )->TrainConfig:
+    "The config of recipe `name`, with `settings` over it"
+    return TrainConfig.from_dict({'recipe': name, **settings}, source=f'recipe {name}')
+
+# %% ../nbs/01b_learner.ipynb #a7c1e008
+FULL_RECIPE_MIN_IMAGES = 10_000  # the smallest dataset `pick_recipe` gives the full recipe
+
+def pick_recipe(n_images:int, # labelled images for training and validation
+                pretrained:str='imagenet', # the run's start: 'imagenet', 'none' or a checkpoint
+               )->tuple[str, str]:
+    "The recipe for a run that names none, and why: `full` from ImageNet on a large dataset, else `fine_tune`"
+    if pretrained != 'imagenet':
+        start = 'scratch' if pretrained == 'none' else 'a checkpoint'
+        return 'fine_tune', f"a start from {start} (the full recipe was measured from ImageNet only)"
+    if n_images < FULL_RECIPE_MIN_IMAGES:
+        return 'fine_tune', f"{n_images:,} images, fewer than {FULL_RECIPE_MIN_IMAGES:,}: the backbone is frozen while the new head learns"
+    return 'full', f"{n_images:,} images from ImageNet: every layer trains from the first step (--recipe fine_tune for a short budget)"
 
 # %% ../nbs/01b_learner.ipynb #10f1832d
 def save_config(cfg:TrainConfig, path)->Path:
@@ -127,8 +161,8 @@ def save_config(cfg:TrainConfig, path)->Path:
     return path
 
 # %% ../nbs/01b_learner.ipynb #4d9cbdc9
-def load_config(path, **overrides)->TrainConfig:
-    "Read a YAML or JSON config file; `overrides` win over the file"
+def read_settings(path)->dict:
+    "The settings in a YAML or JSON config file, as a dict (not yet checked)"
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"{path}: no such config file")
     text = path.read_text()
@@ -138,7 +172,12 @@ def load_config(path, **overrides)->TrainConfig:
         else: d = json.loads(text)
     except Exception as e: raise ValueError(f"{path}: not valid {path.suffix[1:].upper()} ({e})") from None
     if not isinstance(d, dict): raise ValueError(f"{path}: expected a mapping of settings")
-    return TrainConfig.from_dict({**d, **overrides}, source=str(path))
+    return d
+
+# %% ../nbs/01b_learner.ipynb #a7c1e011
+def load_config(path, **overrides)->TrainConfig:
+    "Read a YAML or JSON config file; `overrides` win over the file"
+    return TrainConfig.from_dict({**read_settings(path), **overrides}, source=str(path))
 
 # %% ../nbs/01b_learner.ipynb #c66bcf60
 def baseline_config(**overrides)->TrainConfig:

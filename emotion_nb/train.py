@@ -21,14 +21,14 @@ from .audit import clean_dataset, contrast_shift, split_stats
 from .data import _split_dirs
 from .learner import _tracker_name
 from .models import ARCHS, WeightsUnavailable, get_arch
-from .learner import Checkpointer, METRIC_NAMES, ReplayEarlyStopping, Resume, TimeBudget, TrainConfig, build_model, check_settings, emotion_learner, group_lrs, load_checkpoint, load_config, lr_schedule, pick_precision, resolve_config, save_checkpoint, save_config
+from .learner import Checkpointer, METRIC_NAMES, ReplayEarlyStopping, Resume, TimeBudget, TrainConfig, build_model, check_settings, emotion_learner, group_lrs, load_checkpoint, load_config, lr_schedule, pick_precision, resolve_config, save_checkpoint, save_config, RECIPES, pick_recipe, read_settings
 from .inference import ModelMeta, eval_items, evaluate, load_model, overfitting_report, plot_confusion, plot_history, report_table
 
 # %% auto #0
 __all__ = ['TRAINING_CODE', 'CLI_ERRORS', 'epoch_seconds', 'fit_epochs_to_budget', 'EpochSchedule', 'EpochPrinter', 'TrainResult',
            'RunPlan', 'prepare_run', 'fit_run', 'report_run', 'train', 'write_report', 'summary_text', 'run_key',
-           'cached_train', 'comparison_table', 'emotion_train', 'eval_dataset', 'face_crops', 'evaluate_checkpoint',
-           'evaluation_text']
+           'cached_train', 'comparison_table', 'recipe_for', 'emotion_train', 'eval_dataset', 'face_crops',
+           'evaluate_checkpoint', 'evaluation_text']
 
 # %% ../nbs/01_transfer_learning.ipynb #8e66ac64
 def epoch_seconds(learn:Learner, n:int=6)->float:
@@ -282,11 +282,25 @@ def comparison_table(runs:dict)->pd.DataFrame:
                       'seconds': m['wall_seconds']}
     return pd.DataFrame(rows).T
 
+# %% ../nbs/01_transfer_learning.ipynb #b7c1e001
+def recipe_for(data, # dataset name or path, or an `EmotionDataset`
+               verbose:bool=True, # print the recipe picked, and why
+               **settings, # settings that win over the recipe's; `recipe`: fine_tune, full or auto (the default)
+              )->TrainConfig:
+    "The config of the named recipe, or, with `auto`, of the one `pick_recipe` picks for `data`, with `settings` over it"
+    name = settings.pop('recipe', 'auto')
+    if name == 'auto':
+        ds = data if isinstance(data, EmotionDataset) else load_dataset(data)
+        name, why = pick_recipe(int(ds.items.split.isin(['train', 'valid']).sum()), settings.get('pretrained', 'imagenet'))
+        if verbose: print(f"recipe {name}: {why}")
+    return TrainConfig.from_dict({**settings, 'recipe': name}, source=f'recipe {name}')
+
 # %% ../nbs/01_transfer_learning.ipynb #c0b9a828
 CLI_ERRORS = (FileNotFoundError, ValueError, OSError, WeightsUnavailable, ImageReadError, KeyError)
 
-@cli(choices={'arch': ARCHS, 'contrast': CONTRAST})
+@cli(choices={'arch': ARCHS, 'contrast': CONTRAST, 'recipe': ('auto', *RECIPES)})
 def emotion_train(data:str='synthetic', # dataset name or path (folder, CSV, archive), as in `emotion_data`
+                  recipe:str=None, # auto (default: full from ImageNet on >= 10,000 images, else fine_tune), fine_tune or full
                   arch:str=None, # backbone: efficientnet_lite0, resnet18, resnet50, efficientnet_b0, vgg16_bn, vgg19_bn, mobilenet_v3_large, small_cnn, fer_cnn (default: fer_cnn from scratch on images <= 64 px, the checkpoint's with --pretrained PATH, else efficientnet_lite0)
                   epochs:int=None, # epochs (default 40, or what fits in --max-minutes)
                   img_size:int=None, # model input side (default: 224 for large images; small ones: their size, at least 64 px from ImageNet)
@@ -296,7 +310,7 @@ def emotion_train(data:str='synthetic', # dataset name or path (folder, CSV, arc
                   max_minutes:float=None, # time budget; stops cleanly and keeps the best checkpoint
                   resume:bool=False, # continue the run in --out from its last checkpoint
                   config:str=None, # YAML or JSON settings (see `TrainConfig`); flags win over it
-                  bs:int=None, # batch size (default 32)
+                  bs:int=None, # batch size (default: the recipe's)
                   contrast:str=None, # per-image contrast normalisation: none (default), autocontrast, equalize
                   aug:str=None, # Albumentations preset (none, light, medium, heavy) or a YAML/JSON pipeline spec (default none)
                   mixup:float=None, # MixUp alpha (default 0: off)
@@ -304,14 +318,17 @@ def emotion_train(data:str='synthetic', # dataset name or path (folder, CSV, arc
                   json_out:bool=False, # print the run's metrics as one JSON object instead of the report
                  ):
     "Train an emotion classifier; writes model.pth, metrics.json, history.csv and plots to --out"
-    flags = {k: v for k, v in dict(arch=arch, epochs=epochs, img_size=img_size, pretrained=pretrained, seed=seed,
+    flags = {k: v for k, v in dict(recipe=recipe, arch=arch, epochs=epochs, img_size=img_size, pretrained=pretrained, seed=seed,
                                    max_minutes=max_minutes, bs=bs, contrast=contrast, aug=aug, mixup=mixup, cutmix=cutmix).items() if v is not None}
     try:  # the flags first: a bad value is a usage error (2), found before any data is read; a missing file is an error (1)
-        cfg = load_config(config, **flags) if config else TrainConfig(**flags)
+        settings = {**(read_settings(config) if config else {}), **flags}
+        cfg = TrainConfig.from_dict({**settings, 'recipe': 'fine_tune'} if settings.get('recipe', 'auto') == 'auto' else settings, source=config or 'flags')
         if cfg.arch: get_arch(cfg.arch)
         check_settings(cfg)
     except CLI_ERRORS as e: fail('emotion_train', e, EXIT_ERROR if isinstance(e, FileNotFoundError) else EXIT_USAGE)
-    try: r = train(data, out, cfg, resume=resume, verbose=not json_out)
+    try:
+        if not (resume and (Path(out)/'last.pth').exists()): cfg = recipe_for(data, verbose=not json_out, **settings)  # a resumed run keeps its own
+        r = train(data, out, cfg, resume=resume, verbose=not json_out)
     except CLI_ERRORS as e: fail('emotion_train', e)
     if json_out: print(json.dumps(r.metrics, default=str))
 
