@@ -33,10 +33,10 @@ several sessions (--only / --skip) and every notebook figure is read from that f
   loop_matched the Learner as close to the loop as its settings go (bench/recipe_loop_matched.yaml: no dropout, a 3%
             warm-up, 1% held out), at the full budget with every thread; its final weights are scored on the faces of
             loop_clean's entry
-  recipe_sbs which settings should `emotion_train --max-minutes 45` pick? The default recipe against the Learner closer
-            to the loop (bench/recipe_loop_matched.yaml), trained at the same time, one thread each, --sbs-minutes each,
+  recipe_sbs which settings should `emotion_train --max-minutes 45` pick? The fine_tune recipe (the `recipe` side) against
+            full, the Learner closer to the loop (bench/recipe_loop_matched.yaml; `loop_matched`), trained at the same time, one thread each, --sbs-minutes each,
             once per seed of --race-seeds: a race is run on one host, so both sides get the same machine
-  full_race the same two (the default recipe and the Learner closer to the loop) one after the other with every thread,
+  full_race the same two (fine_tune and full) one after the other with every thread,
             --minutes each, seed --full-race-seed, on one host: the issue's own conditions (2 threads, 45 minutes), and
             either of them with the bigger EfficientNet-Lite1 or Lite2 (--full-race-sides recipe_lite2, ...); a side
             already run on this host for this budget and seed is kept, so the two can be run in separate sessions;

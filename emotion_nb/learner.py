@@ -19,12 +19,12 @@ from .loaders import class_counts, class_weights, emotion_dataloaders, item_imag
 from .models import EmotionNet, emotion_splitter, get_arch, imagenet_state_dict
 
 # %% auto #0
-__all__ = ['CKPT_FORMAT', 'STALE_SETTINGS', 'RECIPES', 'FULL_RECIPE_MIN_IMAGES', 'IMAGENET_MIN_SIZE', 'STAGES', 'METRIC_NAMES',
-           'AUGMENT', 'SMALL_CROP', 'OPTIMIZERS', 'CheckpointError', 'save_checkpoint', 'load_checkpoint',
-           'TrainConfig', 'recipe_config', 'pick_recipe', 'save_config', 'read_settings', 'load_config',
-           'baseline_config', 'native_size', 'check_augmentation', 'resolve_config', 'group_lrs', 'lr_schedule',
-           'ProgressiveUnfreeze', 'SeedEachEpoch', 'TrainAccuracy', 'TimeBudget', 'FakeClock', 'rng_state',
-           'set_rng_state', 'opt_state', 'load_opt_state', 'EmotionLearner', 'Resume', 'replay_tracker',
+__all__ = ['CKPT_FORMAT', 'STALE_SETTINGS', 'RECIPES', 'FULL_RECIPE_MIN_IMAGES', 'MIN_FULL_EPOCHS', 'IMAGENET_MIN_SIZE', 'STAGES',
+           'METRIC_NAMES', 'AUGMENT', 'SMALL_CROP', 'OPTIMIZERS', 'CheckpointError', 'save_checkpoint',
+           'load_checkpoint', 'TrainConfig', 'recipe_config', 'pick_recipe', 'save_config', 'read_settings',
+           'load_config', 'baseline_config', 'native_size', 'check_augmentation', 'resolve_config', 'group_lrs',
+           'lr_schedule', 'ProgressiveUnfreeze', 'SeedEachEpoch', 'TrainAccuracy', 'TimeBudget', 'FakeClock',
+           'rng_state', 'set_rng_state', 'opt_state', 'load_opt_state', 'EmotionLearner', 'Resume', 'replay_tracker',
            'ReplayEarlyStopping', 'Checkpointer', 'pick_precision', 'augment_tfms', 'opt_func', 'check_settings',
            'emotion_learner', 'transfer_backbone', 'build_model']
 
@@ -138,17 +138,21 @@ def recipe_config(name:str='fine_tune', # a key of `RECIPES`
 
 # %% ../nbs/01b_learner.ipynb #a7c1e008
 FULL_RECIPE_MIN_IMAGES = 10_000  # the smallest dataset `pick_recipe` gives the full recipe
+MIN_FULL_EPOCHS = 12  # the fewest epochs within a time budget for which it does
 
 def pick_recipe(n_images:int, # labelled images for training and validation
                 pretrained:str='imagenet', # the run's start: 'imagenet', 'none' or a checkpoint
+                epochs:int|None=None, # epochs the time budget buys with `full`, once timed (None: not known)
                )->tuple[str, str]:
-    "The recipe for a run that names none, and why: `full` from ImageNet on a large dataset, else `fine_tune`"
+    "The recipe for a run that names none, and why: `full` from ImageNet on a large dataset and a long enough budget, else `fine_tune`"
     if pretrained != 'imagenet':
         start = 'scratch' if pretrained == 'none' else 'a checkpoint'
         return 'fine_tune', f"a start from {start} (the full recipe was measured from ImageNet only)"
     if n_images < FULL_RECIPE_MIN_IMAGES:
         return 'fine_tune', f"{n_images:,} images, fewer than {FULL_RECIPE_MIN_IMAGES:,}: the backbone is frozen while the new head learns"
-    return 'full', f"{n_images:,} images from ImageNet: every layer trains from the first step (--recipe fine_tune for a short budget)"
+    if epochs is not None and epochs < MIN_FULL_EPOCHS:
+        return 'fine_tune', f"the budget buys {epochs} epoch{'s' * (epochs != 1)} of the full recipe, fewer than {MIN_FULL_EPOCHS}: a frozen start learns more from few"
+    return 'full', f"{n_images:,} images from ImageNet: every layer trains from the first step"
 
 # %% ../nbs/01b_learner.ipynb #10f1832d
 def save_config(cfg:TrainConfig, path)->Path:

@@ -21,14 +21,14 @@ from .audit import clean_dataset, contrast_shift, split_stats
 from .data import _split_dirs
 from .learner import _tracker_name
 from .models import ARCHS, WeightsUnavailable, get_arch
-from .learner import Checkpointer, METRIC_NAMES, ReplayEarlyStopping, Resume, TimeBudget, TrainConfig, build_model, check_settings, emotion_learner, group_lrs, load_checkpoint, load_config, lr_schedule, pick_precision, resolve_config, save_checkpoint, save_config, RECIPES, pick_recipe, read_settings
+from .learner import Checkpointer, METRIC_NAMES, ReplayEarlyStopping, Resume, TimeBudget, TrainConfig, build_model, check_settings, emotion_learner, group_lrs, load_checkpoint, load_config, lr_schedule, pick_precision, resolve_config, save_checkpoint, save_config, RECIPES, MIN_FULL_EPOCHS, pick_recipe, read_settings, recipe_config
 from .inference import ModelMeta, eval_items, evaluate, load_model, overfitting_report, plot_confusion, plot_history, report_table
 
 # %% auto #0
 __all__ = ['TRAINING_CODE', 'CLI_ERRORS', 'epoch_seconds', 'fit_epochs_to_budget', 'EpochSchedule', 'EpochPrinter', 'TrainResult',
            'RunPlan', 'prepare_run', 'fit_run', 'report_run', 'train', 'write_report', 'summary_text', 'run_key',
-           'cached_train', 'comparison_table', 'recipe_for', 'emotion_train', 'eval_dataset', 'face_crops',
-           'evaluate_checkpoint', 'evaluation_text']
+           'cached_train', 'comparison_table', 'recipe_for', 'prepare_for', 'emotion_train', 'eval_dataset',
+           'face_crops', 'evaluate_checkpoint', 'evaluation_text']
 
 # %% ../nbs/01_transfer_learning.ipynb #8e66ac64
 def epoch_seconds(learn:Learner, n:int=6)->float:
@@ -295,12 +295,32 @@ def recipe_for(data, # dataset name or path, or an `EmotionDataset`
         if verbose: print(f"recipe {name}: {why}")
     return TrainConfig.from_dict({**settings, 'recipe': name}, source=f'recipe {name}')
 
+# %% ../nbs/01_transfer_learning.ipynb #b7c1e006
+def prepare_for(data, # dataset name or path, or an `EmotionDataset`
+                out, # output folder
+                settings:dict, # settings by name; `recipe`: fine_tune, full or auto (the default)
+                resume:bool=False, # continue the run in `out` from `out/last.pth`
+                verbose:bool=True, # print the decisions
+               )->RunPlan:
+    "`prepare_run` for `recipe_for`'s config; an `auto` pick of `full` that the budget gives too few epochs is prepared again as `fine_tune`"
+    if resume and (Path(out)/'last.pth').exists(): return prepare_run(data, out, resume=True, verbose=verbose)  # the run keeps its own
+    cfg = recipe_for(data, verbose=verbose, **settings)
+    plan = prepare_run(data, out, cfg, resume, verbose=verbose)
+    rest = {k: v for k, v in settings.items() if k != 'recipe'}
+    if settings.get('recipe', 'auto') != 'auto' or not plan.budget_fit or cfg != recipe_config('full', **rest): return plan
+    name, why = pick_recipe(int(plan.ds.items.split.isin(['train', 'valid']).sum()), cfg.pretrained, plan.cfg.epochs)
+    if name == 'full': return plan
+    if verbose: print(f"recipe {name}: {why}")
+    again = prepare_run(data, out, recipe_config(name, **rest), resume, verbose=verbose)
+    again.t_start = plan.t_start  # one budget for both: the time budget re-plans the epochs after the first one
+    return again
+
 # %% ../nbs/01_transfer_learning.ipynb #c0b9a828
 CLI_ERRORS = (FileNotFoundError, ValueError, OSError, WeightsUnavailable, ImageReadError, KeyError)
 
 @cli(choices={'arch': ARCHS, 'contrast': CONTRAST, 'recipe': ('auto', *RECIPES)})
 def emotion_train(data:str='synthetic', # dataset name or path (folder, CSV, archive), as in `emotion_data`
-                  recipe:str=None, # auto (default: full from ImageNet on >= 10,000 images, else fine_tune), fine_tune or full
+                  recipe:str=None, # auto (default: full from ImageNet on >= 10,000 images when --max-minutes buys >= 12 epochs, else fine_tune), fine_tune or full
                   arch:str=None, # backbone: efficientnet_lite0, resnet18, resnet50, efficientnet_b0, vgg16_bn, vgg19_bn, mobilenet_v3_large, small_cnn, fer_cnn (default: fer_cnn from scratch on images <= 64 px, the checkpoint's with --pretrained PATH, else efficientnet_lite0)
                   epochs:int=None, # epochs (default 40, or what fits in --max-minutes)
                   img_size:int=None, # model input side (default: 224 for large images; small ones: their size, at least 64 px from ImageNet)
@@ -327,8 +347,8 @@ def emotion_train(data:str='synthetic', # dataset name or path (folder, CSV, arc
         check_settings(cfg)
     except CLI_ERRORS as e: fail('emotion_train', e, EXIT_ERROR if isinstance(e, FileNotFoundError) else EXIT_USAGE)
     try:
-        if not (resume and (Path(out)/'last.pth').exists()): cfg = recipe_for(data, verbose=not json_out, **settings)  # a resumed run keeps its own
-        r = train(data, out, cfg, resume=resume, verbose=not json_out)
+        plan = prepare_for(data, out, settings, resume, verbose=not json_out)  # `train`, with the recipe picked from the data and the budget
+        r = report_run(plan, out, *fit_run(plan, out, verbose=not json_out), verbose=not json_out)
     except CLI_ERRORS as e: fail('emotion_train', e)
     if json_out: print(json.dumps(r.metrics, default=str))
 
