@@ -4,7 +4,7 @@ The members are the models that bench/fer_benchmark.py trains under one time bud
 or any checkpoints given with --model. Each image is read once for all members (`ensemble_probs`) and the
 predictions are cached, so every voting rule is scored from the same arrays. Weights and temperature are fitted on
 the training-folder faces that *every* member held out (each member's validation split, rebuilt from its valid_pct and
-seed), never on PublicTest and never on faces a member trained on; with fewer than --min-fit such faces (members with
+seed, by the library's `held_out_by_all`), never on PublicTest and never on faces a member trained on; with fewer than --min-fit such faces (members with
 different seeds and a small valid_pct share few), the weighted vote and the temperature are not fitted, and the
 results say so. Figures go to bench/results/fer2013_ensemble.json (read by
 nbs/02_ensembles). Not a test: about a minute on a 2-core CPU once the members exist."""
@@ -12,16 +12,6 @@ import argparse, json, os, platform, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-
-def held_out_paths(metas, fer)->set:
-    "Paths of the training-folder faces every member held out: each one's validation split, rebuilt from its valid_pct and seed"
-    from emotion_nb.data import load_dataset
-    keep = None
-    for m in metas:
-        it = load_dataset(fer, valid_pct=m.config.get('valid_pct', 0.2), seed=m.config.get('seed', 42)).items
-        v = set(it.path[it.split == 'valid'].astype(str))
-        keep = v if keep is None else keep & v
-    return keep
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -35,8 +25,9 @@ def main():
     import torch
     from emotion_nb.data import load_dataset
     from emotion_nb.audit import clean_dataset
+    import numpy as np
     from emotion_nb.ensemble import (load_members, cached_probs, fit_weights, fit_temperature, apply_temperature, soft_vote,
-                                     compare_votes, score_row, uncertainty_summary)
+                                     compare_votes, score_row, uncertainty_summary, held_out_by_all)
     from emotion_nb.inference import eval_items
     from emotion_nb.data import EmotionDataset
     paths = a.model or [Path(a.runs)/n/'model.pth' for n in ('fer_recipe', 'fer_baseline')]
@@ -46,8 +37,8 @@ def main():
     ens = load_members(paths)
     ds = clean_dataset(load_dataset(a.fer), verbose=False)
     cache = Path(a.runs)/'ensemble_cache'
-    held = held_out_paths(ens.metas, a.fer)  # faces no member trained on: the only fair ones to fit on
-    fit = ds.items.assign(split=[('test' if s == 'test' else 'valid' if str(p) in held else 'train') for s, p in zip(ds.items.split, ds.items.path)])
+    held = held_out_by_all(ds, ens.metas)  # faces no member trained on: the only fair ones to fit on (chapter 02)
+    fit = ds.items.assign(split=np.where(ds.items.split == 'test', 'test', np.where(held, 'valid', 'train')))
     items = {s: eval_items(EmotionDataset(fit, ds.classes, ds.fmt, ds.root), s, ens.classes) for s in ('valid', 'test')}
     fitted = len(items['valid']) >= a.min_fit
     if not fitted: print(f"only {len(items['valid'])} faces held out by every member (< --min-fit {a.min_fit}): weights and temperature not fitted")

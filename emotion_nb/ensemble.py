@@ -12,18 +12,18 @@ from fastcore.script import Param
 from fastai.vision.all import default_device
 import matplotlib.pyplot as plt
 from .command import EXIT_USAGE, cli, fail
-from .data import EmotionDataset, cache_dir
+from .data import EmotionDataset, cache_dir, load_dataset
 from .learner import TrainConfig
 from emotion_nb.inference import (InferenceItems, class_probs, classification_metrics, eval_items, load_model,
     report_table)
 from .train import CLI_ERRORS, cached_train, eval_dataset, evaluate_checkpoint, evaluation_text
 
 # %% auto #0
-__all__ = ['train_members', 'align_classes', 'Ensemble', 'member_name', 'load_members', 'ensemble_probs', 'cached_probs',
-           'check_weights', 'soft_vote', 'vote_shares', 'hard_vote', 'nll', 'fit_weights', 'entropy', 'uncertainty',
-           'coverage_curve', 'plot_coverage', 'calibration_bins', 'ece', 'apply_temperature', 'fit_temperature',
-           'plot_reliability', 'vote_probs', 'score_row', 'compare_votes', 'plot_comparison', 'uncertainty_summary',
-           'evaluate_ensemble', 'emotion_evaluate']
+__all__ = ['MIN_FIT_FACES', 'train_members', 'align_classes', 'Ensemble', 'member_name', 'load_members', 'ensemble_probs',
+           'cached_probs', 'check_weights', 'soft_vote', 'vote_shares', 'hard_vote', 'nll', 'fit_weights',
+           'held_out_by_all', 'entropy', 'uncertainty', 'coverage_curve', 'plot_coverage', 'calibration_bins', 'ece',
+           'apply_temperature', 'fit_temperature', 'plot_reliability', 'vote_probs', 'score_row', 'compare_votes',
+           'plot_comparison', 'uncertainty_summary', 'held_out_items', 'evaluate_ensemble', 'emotion_evaluate']
 
 # %% ../nbs/02_ensembles.ipynb #b5ff148e
 def train_members(data='synthetic', # dataset name, path or `EmotionDataset`
@@ -193,6 +193,20 @@ def fit_weights(probs:np.ndarray, # members x samples x classes, on the validati
     w = np.clip(r.x, 0, None)
     return w / w.sum()
 
+# %% ../nbs/02_ensembles.ipynb #d1a0e002
+MIN_FIT_FACES = 50  # fewest faces, held out by every member, that weights are fitted on
+
+def held_out_by_all(ds:EmotionDataset, # the data the members are scored on; their splits are rebuilt from `ds.root`
+                    metas:list, # each member's `ModelMeta` (its `config` holds the run's valid_pct and seed)
+                   )->pd.Series:
+    "Which rows of `ds` every member held out: each one's validation split, rebuilt from its valid_pct and seed"
+    if ds.root is None: raise ValueError("the members' validation splits are rebuilt from the data's files, and this dataset has no root")
+    d, keep = TrainConfig(), ds.items.split.isin(['train', 'valid'])
+    for vp, seed in dict.fromkeys((m.config.get('valid_pct', d.valid_pct), m.config.get('seed', d.seed)) for m in metas):
+        it = load_dataset(ds.root, valid_pct=vp, seed=seed).items  # as `emotion_train` loaded it (chapter 01)
+        keep &= ds.items.path.astype(str).isin(set(it.path[it.split == 'valid'].astype(str)))
+    return keep
+
 # %% ../nbs/02_ensembles.ipynb #12aa31b3
 def entropy(p:np.ndarray, axis:int=-1)->np.ndarray:
     "Shannon entropy (nats) along `axis`"
@@ -341,32 +355,47 @@ def uncertainty_summary(probs:np.ndarray, # member probabilities (members, image
             'accuracy_some_disagree': float(right[~agree].mean()) if (~agree).any() else None,
             'accuracy_at_coverage': {f'{c:.0%}': float(a) for c, a in zip(cv.coverage, cv.accuracy)}}
 
+# %% ../nbs/02_ensembles.ipynb #d1a0e006
+def held_out_items(ens:Ensemble, # the members
+                   ds:EmotionDataset, # cleaned dataset
+                   scored:str='test', # the split the ensemble is scored on, which must stay out of the fit
+                   min_fit:int=MIN_FIT_FACES, # fewest faces to fit on
+                  )->pd.DataFrame:
+    "The rows to fit weights (or a temperature) on: faces every member held out; an error naming the splits if too few"
+    if scored in ('valid', 'all'):
+        raise ValueError(f"fitted weights come from validation faces, so the {scored} split cannot be scored with them: give --weights")
+    held = held_out_by_all(ds, ens.metas) & (ds.items.split != scored)
+    if held.sum() < min_fit:
+        how = '; '.join(f"{n}: valid_pct {m.config.get('valid_pct')}, seed {m.config.get('seed')}" for n, m in zip(ens.names, ens.metas))
+        raise ValueError(f"only {held.sum()} faces of {ds.root} were held out by every member ({how}), fewer than {min_fit}: "
+                         "weights fitted on faces a member trained on would favour it; give --weights, "
+                         "or train the members with the same --seed and validation share")
+    return eval_items(EmotionDataset(ds.items[held].assign(split='valid'), ds.classes, ds.fmt, ds.root), 'valid', ens.classes)
+
 # %% ../nbs/02_ensembles.ipynb #cf2388a9
 def evaluate_ensemble(members, # member checkpoints, or an `Ensemble` from `load_members`
                       ds:EmotionDataset, # cleaned dataset
                       split:str='test', # split to score
                       vote:str='soft', # 'soft', 'hard' or 'weighted'
-                      weights=None, # member weights for 'weighted' (None: fitted on the valid split)
+                      weights=None, # member weights for 'weighted' (None: fitted on the faces every member held out)
                       tta:bool=False, # mirrored test-time augmentation
                       device=None, # default: CUDA when present
+                      min_fit:int=MIN_FIT_FACES, # fewest held-out faces to fit weights on
                      )->dict:
     "Metrics of the ensemble of `paths` on one split, with each member's scores and an uncertainty summary"
     if vote not in ('soft', 'hard', 'weighted'): raise ValueError(f"--vote must be soft, hard or weighted, not {vote!r}")
     ens = members if isinstance(members, Ensemble) else load_members(members, device=device or default_device())
-    items = eval_items(ds, split, ens.classes)
+    items, fit_faces = eval_items(ds, split, ens.classes), 0
+    if vote == 'weighted' and weights is None:  # fitted first: a refusal comes before the slow part
+        v = held_out_items(ens, ds, split, min_fit)  # faces no member trained on
+        weights, fit_faces = fit_weights(ensemble_probs(ens, v, tta=tta), v.label.map(ens.classes.index).to_numpy()), len(v)
     probs = ensemble_probs(ens, items, tta=tta)
     y = items.label.map(ens.classes.index).to_numpy()
-    fitted = False
-    if vote == 'weighted' and weights is None:
-        if not (ds.items.split == 'valid').any() or split == 'valid':
-            raise ValueError("--vote weighted needs --weights, or a valid split (other than the one scored) to fit them on")
-        v = eval_items(ds, 'valid', ens.classes)
-        weights, fitted = fit_weights(ensemble_probs(ens, v, tta=tta), v.label.map(ens.classes.index).to_numpy()), True
     w = check_weights(weights if vote != 'soft' else None, len(ens))
     p = vote_probs(probs, vote, w)
     m = classification_metrics(y, p, ens.classes)
     m.update(nll=nll(p, y) if vote != 'hard' else None, ece=ece(p, y), vote=vote, members=ens.names,
-             weights={n: float(x) for n, x in zip(ens.names, w)}, weights_fitted=fitted,
+             weights={n: float(x) for n, x in zip(ens.names, w)}, weights_fitted=fit_faces > 0, fit_faces=fit_faces,
              member_scores={n: score_row(q, y, ens.classes) for n, q in zip(ens.names, probs)},
              uncertainty=uncertainty_summary(probs, y, w))
     return m
@@ -379,7 +408,7 @@ def emotion_evaluate(model:Param("a model.pth written by emotion_train; repeat -
                      tta:bool=False, # also predict the mirrored images and average
                      detect:bool=False, # score the largest face of each image (for datasets of uncropped photos)
                      vote:str='soft', # how an ensemble decides: soft, hard or weighted
-                     weights:Param("member weights for --vote weighted (default: fitted on the valid split)", float, nargs='+')=None,
+                     weights:Param("member weights for --vote weighted (default: fitted on the faces every member held out)", float, nargs='+')=None,
                      json_out:bool=False, # print one JSON object instead of the report
                     ):
     "Evaluate a trained model, or an ensemble of several: accuracy, macro-F1, per-class metrics, confusion matrix"
@@ -403,6 +432,7 @@ def emotion_evaluate(model:Param("a model.pth written by emotion_train; repeat -
     print(f"ensemble of {len(models)} ({vote} vote) on {ds.root} [{split}], n={m['n']}")
     print(f"accuracy {m['accuracy']:.4f}   macro-F1 {m['macro_f1']:.4f}   ECE {m['ece']:.4f}" +
           (f"   NLL {m['nll']:.4f}" if m['nll'] is not None else '') + '\n')
+    if m['weights_fitted']: print(f"weights fitted on the {m['fit_faces']} faces every member held out")
     print(pd.DataFrame(m['member_scores']).T.assign(weight=pd.Series(m['weights'])).round(4).to_string(), '\n')
     u = m['uncertainty']
     print(f"members all agree on {u['all_agree_share']:.1%} of the images; accuracy there {u['accuracy_all_agree'] or 0:.4f}, "
