@@ -42,7 +42,8 @@ several sessions (--only / --skip) and every notebook figure is read from that f
             already run on this host for this budget and seed is kept, so the two can be run in separate sessions;
             seed 42 is saved as `full_race`, another seed as `full_race_<seed>`; the `default` side runs emotion_train
             with no flag but the budget and seed, to check that the data pick the winner (RECIPES['full'] is the loop-matched
-            settings)
+            settings); the `plain_loop` side runs the issue's yardstick (bench/plain_loop.py --clean) with the same seed on
+            the same host, so the recipe is compared with it on one machine
   baseline  emotion_train --data FER2013 --config bench/baseline.yaml --max-minutes 45   (small CNN, plain training)
   member2   the fine_tune recipe again with --seed 7: the second member of a two-model ensemble
   ensemble  bench/fer_ensemble.py on recipe + member2 (soft, hard and weighted votes on PublicTest)
@@ -149,10 +150,22 @@ def recipe_race(fer, out, minutes, seed)->dict:
     return {'seed': seed, **{k: {**run_record(dirs[k], wall[k], ' '.join(map(str, cmds[k]))), 'threads': 1,
                                  'test': evaluate(dirs[k]/'model.pth', fer), 'test_last_epoch': last_epoch_test(dirs[k], fer)} for k in cmds}}
 
-FULL_RACE_SIDES = [f'{k}{a}' for a in ('', '_lite1', '_lite2') for k in ('loop_matched', 'recipe')] + ['default']
+FULL_RACE_SIDES = [f'{k}{a}' for a in ('', '_lite1', '_lite2') for k in ('loop_matched', 'recipe')] + ['default', 'plain_loop']
+
+def plain_loop_side(fer, out, minutes, seed)->dict:
+    "full_race's `plain_loop` side: bench/plain_loop.py on the audited faces (--clean) with every thread, in the shape of a train_cli entry"
+    pj, log = out/f'full_{seed}_plain_loop.json', out/f'full_{seed}_plain_loop.log'
+    args = [ROOT/'bench'/'plain_loop.py', '--fer', fer, '--minutes', minutes, '--clean', '--seed', seed, '--results', pj, '--key', 'plain']
+    run(sys.executable, *args, log=log)
+    p = json.loads(pj.read_text())['plain']
+    return {'command': 'python ' + ' '.join(map(str, args)), 'wall_seconds': p['fit_seconds'], 'train_images': p['train_images'],
+            'epochs_run': p['epochs'], 'train_images_per_s': p['train_images_per_s'], 'threads': p['threads'], 'stopped_by': 'time budget',
+            'test': {'n': p['test_n'], 'accuracy': p['test_accuracy'], 'macro_f1': p['test_macro_f1'], 'recall': p['test_recall']},
+            'test_tta': {'accuracy': p['test_accuracy_tta']}, 'plain_loop': p}
 
 def full_race_side(fer, out, minutes, seed, side)->dict:
     "One side of `full_race` (`recipe`, `loop_matched` or `default`, `_lite1`/`_lite2`: with that backbone), trained with every thread; PublicTest of best and final weights"
+    if side == 'plain_loop': return plain_loop_side(fer, out, minutes, seed)
     settings, _, lite = side.partition('_lite')
     flags = {'recipe': ['--recipe', 'fine_tune'], 'default': [], 'loop_matched': ['--config', ROOT/'bench'/'recipe_loop_matched.yaml']}[settings]
     if lite: flags += ['--arch', f'efficientnet_lite{lite}']

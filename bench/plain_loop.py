@@ -46,14 +46,25 @@ def lite0(n_classes:int)->torch.nn.Module:
     return m.to(memory_format=torch.channels_last)
 
 @torch.no_grad()
-def score(m, x, y, tta=False, bs=256)->float:
-    "Top-1 accuracy of `m` on the uint8 faces `x` (whole images; with `tta`, averaged with their mirror)"
-    m.eval(); right = 0
+def predictions(m, x, tta=False, bs=256)->torch.Tensor:
+    "The classes `m` predicts for the uint8 faces `x` (whole images; with `tta`, averaged with their mirror)"
+    m.eval(); out = []
     for k in range(0, len(x), bs):
         v = batch_view(x[k:k + bs]); p = m(v).softmax(1)
         if tta: p = p + m(v.flip(-1)).softmax(1)
-        right += (p.argmax(1) == y[k:k + bs]).sum().item()
-    return right / len(x)
+        out.append(p.argmax(1))
+    return torch.cat(out)
+
+def score(m, x, y, tta=False)->float:
+    "Top-1 accuracy of `m` on the uint8 faces `x`"
+    return (predictions(m, x, tta) == y).float().mean().item() if len(x) else float('nan')
+
+def per_class(pred, y, classes)->dict:
+    "Macro-F1 and the recall of each class, as the course's evaluation reports them"
+    from sklearn.metrics import f1_score, recall_score
+    lab = list(range(len(classes)))
+    return {'test_macro_f1': float(f1_score(y, pred, labels=lab, average='macro', zero_division=0)),
+            'test_recall': dict(zip(classes, map(float, recall_score(y, pred, labels=lab, average=None, zero_division=0))))}
 
 def test_copies(ds)->set:
     "Paths of the test faces the audit finds a copy of (exact or near-identical) in another split"
@@ -134,6 +145,7 @@ def main():
          'train_images_per_s': round(seen / fit_s, 1), 'threads': torch.get_num_threads(), 'host': platform.platform(),
          'settings': {k: getattr(a, k) for k in ('lr', 'bs', 'wd', 'size', 'crop', 'seed')},
          'clean': a.clean, 'test_n': len(xte), 'test_accuracy': score(m, xte, yte), 'test_accuracy_tta': score(m, xte, yte, tta=True),
+         **per_class(predictions(m, xte), yte, ds.classes),
          'test_with_train_copy': {'n': int(copied.sum()), 'accuracy': score(m, xte[copied], yte[copied])},
          'test_without_train_copy': {'n': int((~copied).sum()), 'accuracy': score(m, xte[~copied], yte[~copied])}}
     print(json.dumps(r), flush=True)
