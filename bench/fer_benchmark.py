@@ -152,16 +152,19 @@ def recipe_race(fer, out, minutes, seed)->dict:
 
 FULL_RACE_SIDES = [f'{k}{a}' for a in ('', '_lite1', '_lite2') for k in ('loop_matched', 'recipe')] + ['default', 'plain_loop']
 
+def plain_loop_entry(p:dict, command:str)->dict:
+    "A result of bench/plain_loop.py in the shape of a train_cli entry (its weights are its final ones: it keeps no best epoch)"
+    test = {'n': p['test_n'], 'accuracy': p['test_accuracy'], 'macro_f1': p['test_macro_f1'], 'recall': p['test_recall']}
+    return {'command': command, 'wall_seconds': p['fit_seconds'], 'train_images': p['train_images'], 'epochs_run': p['epochs'],
+            'train_images_per_s': p['train_images_per_s'], 'threads': p['threads'], 'stopped_by': 'time budget',
+            'test': test, 'test_last_epoch': test, 'test_tta': {'accuracy': p['test_accuracy_tta']}, 'plain_loop': p}
+
 def plain_loop_side(fer, out, minutes, seed)->dict:
-    "full_race's `plain_loop` side: bench/plain_loop.py on the audited faces (--clean) with every thread, in the shape of a train_cli entry"
+    "full_race's `plain_loop` side: bench/plain_loop.py on the audited faces (--clean) with every thread"
     pj, log = out/f'full_{seed}_plain_loop.json', out/f'full_{seed}_plain_loop.log'
     args = [ROOT/'bench'/'plain_loop.py', '--fer', fer, '--minutes', minutes, '--clean', '--seed', seed, '--results', pj, '--key', 'plain']
     run(sys.executable, *args, log=log)
-    p = json.loads(pj.read_text())['plain']
-    return {'command': 'python ' + ' '.join(map(str, args)), 'wall_seconds': p['fit_seconds'], 'train_images': p['train_images'],
-            'epochs_run': p['epochs'], 'train_images_per_s': p['train_images_per_s'], 'threads': p['threads'], 'stopped_by': 'time budget',
-            'test': {'n': p['test_n'], 'accuracy': p['test_accuracy'], 'macro_f1': p['test_macro_f1'], 'recall': p['test_recall']},
-            'test_tta': {'accuracy': p['test_accuracy_tta']}, 'plain_loop': p}
+    return plain_loop_entry(json.loads(pj.read_text())['plain'], 'python ' + ' '.join(map(str, args)))
 
 def full_race_side(fer, out, minutes, seed, side)->dict:
     "One side of `full_race` (`recipe`, `loop_matched` or `default`, `_lite1`/`_lite2`: with that backbone), trained with every thread; PublicTest of best and final weights"
