@@ -202,6 +202,7 @@ def quantize_int8(onnx_path, # fp32 model written by `export_onnx`
                   per_channel:bool=True, # one scale per output channel of each convolution
                   method:str='minmax', # calibration: 'minmax', 'percentile' or 'entropy'
                   reduce_range:bool=True, # 7-bit weights, so that x86 CPUs without VNNI cannot overflow (see `int16_pair_bound`)
+                  keep_float=(), # names of nodes (after `quant_pre_process`) left in float, e.g. a layer that int8 hurts most
                  )->Path:
     "Static int8 quantization for CNNs: `quant_pre_process`, then QDQ with per-channel weights, calibrated on real images"
     clf = OnnxClassifier(onnx_path)
@@ -214,12 +215,12 @@ def quantize_int8(onnx_path, # fp32 model written by `export_onnx`
         root = logging.getLogger(); level = root.level; root.setLevel(logging.ERROR)  # per-channel notes on the head's 1-D weights
         g = onnx.load(pre)  # the softmax stays float: quantized, probabilities would come in steps of 1/255
         try: quantize_static(pre, out, ImageCalibrationReader(clf, images), quant_format=QuantFormat.QDQ,
-                             nodes_to_exclude=size_nodes(g) + [n.name for n in g.graph.node if n.op_type == 'Softmax'],
+                             nodes_to_exclude=size_nodes(g) + [n.name for n in g.graph.node if n.op_type == 'Softmax'] + list(keep_float),
                              per_channel=per_channel, reduce_range=reduce_range, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                              calibrate_method=methods[method], extra_options={'ActivationSymmetric': False, 'WeightSymmetric': True})
         finally: root.setLevel(level)
     return quantize_with(static, onnx_path, out, f"int8 static, QDQ, {'per-channel' if per_channel else 'per-tensor'} {7 if reduce_range else 8}-bit weights, "
-                                                 f"{method} calibration on {len(images)} images")
+                                                 f"{method} calibration on {len(images)} images" + (f", {len(keep_float)} node(s) kept in float" if keep_float else ''))
 
 # %% ../nbs/05_deployment.ipynb #59e16aee
 def quantize_dynamic_int8(onnx_path, # fp32 model written by `export_onnx`
