@@ -202,7 +202,7 @@ def quantize_int8(onnx_path, # fp32 model written by `export_onnx`
                   per_channel:bool=True, # one scale per output channel of each convolution
                   method:str='minmax', # calibration: 'minmax', 'percentile' or 'entropy'
                   reduce_range:bool=True, # 7-bit weights, so that x86 CPUs without VNNI cannot overflow (see `int16_pair_bound`)
-                  keep_float=(), # names of nodes (after `quant_pre_process`) left in float, e.g. a layer that int8 hurts most
+                  keep_float=(), # names of nodes (after `quant_pre_process`) left in float (onnxruntime's optimizer may quantize a Conv between int8 tensors again: check the file as it runs)
                  )->Path:
     "Static int8 quantization for CNNs: `quant_pre_process`, then QDQ with per-channel weights, calibrated on real images"
     clf = OnnxClassifier(onnx_path)
