@@ -22,14 +22,12 @@ def main():
     ap.add_argument('--min-fit', type=int, default=200, help='fewest held-out faces to fit weights and temperature on')
     ap.add_argument('--results', default=str(ROOT/'bench'/'results'/'fer2013_ensemble.json'))
     a = ap.parse_args()
-    import torch
-    from emotion_nb.data import load_dataset
+    import numpy as np, torch
+    from emotion_nb.data import EmotionDataset, load_dataset
     from emotion_nb.audit import clean_dataset
-    import numpy as np
     from emotion_nb.ensemble import (load_members, cached_probs, fit_weights, fit_temperature, apply_temperature, soft_vote,
                                      compare_votes, score_row, uncertainty_summary, held_out_by_all)
     from emotion_nb.inference import eval_items
-    from emotion_nb.data import EmotionDataset
     paths = a.model or [Path(a.runs)/n/'model.pth' for n in ('fer_recipe', 'fer_baseline')]
     missing = [str(p) for p in paths if not Path(p).exists()]
     if missing: sys.exit(f"fer_ensemble: missing member(s) {', '.join(missing)}: run bench/fer_benchmark.py first")

@@ -293,7 +293,7 @@ def recipe_for(data, # dataset name or path, or an `EmotionDataset`
         ds = data if isinstance(data, EmotionDataset) else load_dataset(data)
         name, why = pick_recipe(int(ds.items.split.isin(['train', 'valid']).sum()), settings.get('pretrained', 'imagenet'))
         if verbose: print(f"recipe {name}: {why}")
-    return TrainConfig.from_dict({**settings, 'recipe': name}, source=f'recipe {name}')
+    return recipe_config(name, **settings)
 
 # %% ../nbs/01_transfer_learning.ipynb #b7c1e006
 def prepare_for(data, # dataset name or path, or an `EmotionDataset`
