@@ -43,7 +43,8 @@ several sessions (--only / --skip) and every notebook figure is read from that f
             seed 42 is saved as `full_race`, another seed as `full_race_<seed>`; the `default` side runs emotion_train
             with no flag but the budget and seed, to check that the data pick the winner (RECIPES['full'] is the loop-matched
             settings); the `plain_loop` side runs the issue's yardstick (bench/plain_loop.py --clean) with the same seed on
-            the same host, so the recipe is compared with it on one machine
+            the same host, so the recipe is compared with it on one machine, and `plain_loop_raw` the loop as the issue ran
+            it (the whole training folder, test faces' copies included)
   baseline  emotion_train --data FER2013 --config bench/baseline.yaml --max-minutes 45   (small CNN, plain training)
   member2   the fine_tune recipe again with --seed 7: the second member of a two-model ensemble
   ensemble  bench/fer_ensemble.py on recipe + member2 (soft, hard and weighted votes on PublicTest)
@@ -150,7 +151,7 @@ def recipe_race(fer, out, minutes, seed)->dict:
     return {'seed': seed, **{k: {**run_record(dirs[k], wall[k], ' '.join(map(str, cmds[k]))), 'threads': 1,
                                  'test': evaluate(dirs[k]/'model.pth', fer), 'test_last_epoch': last_epoch_test(dirs[k], fer)} for k in cmds}}
 
-FULL_RACE_SIDES = [f'{k}{a}' for a in ('', '_lite1', '_lite2') for k in ('loop_matched', 'recipe')] + ['default', 'plain_loop']
+FULL_RACE_SIDES = [f'{k}{a}' for a in ('', '_lite1', '_lite2') for k in ('loop_matched', 'recipe')] + ['default', 'plain_loop', 'plain_loop_raw']
 
 def plain_loop_entry(p:dict, command:str)->dict:
     "A result of bench/plain_loop.py in the shape of a train_cli entry (its weights are its final ones: it keeps no best epoch)"
@@ -159,16 +160,17 @@ def plain_loop_entry(p:dict, command:str)->dict:
             'train_images_per_s': p['train_images_per_s'], 'threads': p['threads'], 'stopped_by': 'time budget',
             'test': test, 'test_last_epoch': test, 'test_tta': {'accuracy': p['test_accuracy_tta']}, 'plain_loop': p}
 
-def plain_loop_side(fer, out, minutes, seed)->dict:
-    "full_race's `plain_loop` side: bench/plain_loop.py on the audited faces (--clean) with every thread"
-    pj, log = out/f'full_{seed}_plain_loop.json', out/f'full_{seed}_plain_loop.log'
-    args = [ROOT/'bench'/'plain_loop.py', '--fer', fer, '--minutes', minutes, '--clean', '--seed', seed, '--results', pj, '--key', 'plain']
+def plain_loop_side(fer, out, minutes, seed, clean=True)->dict:
+    "full_race's `plain_loop` side: bench/plain_loop.py with every thread, on the audited faces (--clean) or, `plain_loop_raw`, the whole training folder as the issue ran it"
+    name = 'plain_loop' if clean else 'plain_loop_raw'
+    pj, log = out/f'full_{seed}_{name}.json', out/f'full_{seed}_{name}.log'
+    args = [ROOT/'bench'/'plain_loop.py', '--fer', fer, '--minutes', minutes, *(['--clean'] if clean else []), '--seed', seed, '--results', pj, '--key', 'plain']
     run(sys.executable, *args, log=log)
     return plain_loop_entry(json.loads(pj.read_text())['plain'], 'python ' + ' '.join(map(str, args)))
 
 def full_race_side(fer, out, minutes, seed, side)->dict:
     "One side of `full_race` (`recipe`, `loop_matched` or `default`, `_lite1`/`_lite2`: with that backbone), trained with every thread; PublicTest of best and final weights"
-    if side == 'plain_loop': return plain_loop_side(fer, out, minutes, seed)
+    if side.startswith('plain_loop'): return plain_loop_side(fer, out, minutes, seed, clean=side == 'plain_loop')
     settings, _, lite = side.partition('_lite')
     flags = {'recipe': ['--recipe', 'fine_tune'], 'default': [], 'loop_matched': ['--config', ROOT/'bench'/'recipe_loop_matched.yaml']}[settings]
     if lite: flags += ['--arch', f'efficientnet_lite{lite}']
