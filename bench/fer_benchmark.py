@@ -160,17 +160,16 @@ def plain_loop_entry(p:dict, command:str)->dict:
             'train_images_per_s': p['train_images_per_s'], 'threads': p['threads'], 'stopped_by': 'time budget',
             'test': test, 'test_last_epoch': test, 'test_tta': {'accuracy': p['test_accuracy_tta']}, 'plain_loop': p}
 
-def plain_loop_side(fer, out, minutes, seed, clean=True)->dict:
+def plain_loop_side(fer, out, minutes, seed, side='plain_loop')->dict:
     "full_race's `plain_loop` side: bench/plain_loop.py with every thread, on the audited faces (--clean) or, `plain_loop_raw`, the whole training folder as the issue ran it"
-    name = 'plain_loop' if clean else 'plain_loop_raw'
-    pj, log = out/f'full_{seed}_{name}.json', out/f'full_{seed}_{name}.log'
-    args = [ROOT/'bench'/'plain_loop.py', '--fer', fer, '--minutes', minutes, *(['--clean'] if clean else []), '--seed', seed, '--results', pj, '--key', 'plain']
+    pj, log = out/f'full_{seed}_{side}.json', out/f'full_{seed}_{side}.log'
+    args = [ROOT/'bench'/'plain_loop.py', '--fer', fer, '--minutes', minutes, *(['--clean'] if side == 'plain_loop' else []), '--seed', seed, '--results', pj, '--key', 'plain']
     run(sys.executable, *args, log=log)
     return plain_loop_entry(json.loads(pj.read_text())['plain'], 'python ' + ' '.join(map(str, args)))
 
 def full_race_side(fer, out, minutes, seed, side)->dict:
     "One side of `full_race` (`recipe`, `loop_matched` or `default`, `_lite1`/`_lite2`: with that backbone), trained with every thread; PublicTest of best and final weights"
-    if side.startswith('plain_loop'): return plain_loop_side(fer, out, minutes, seed, clean=side == 'plain_loop')
+    if side.startswith('plain_loop'): return plain_loop_side(fer, out, minutes, seed, side)
     settings, _, lite = side.partition('_lite')
     flags = {'recipe': ['--recipe', 'fine_tune'], 'default': [], 'loop_matched': ['--config', ROOT/'bench'/'recipe_loop_matched.yaml']}[settings]
     if lite: flags += ['--arch', f'efficientnet_lite{lite}']
